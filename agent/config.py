@@ -1,0 +1,86 @@
+"""One Settings object, read once at the composition root and passed down.
+
+Every file the coach writes lives under `COACH_HOME` (default `~/.coach`), so tests point one
+variable at a temp dir. Values come from the environment and an optional `.env` file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Price(BaseModel):
+    """US dollars per million tokens."""
+
+    input: float
+    output: float
+    cache_write: float
+    cache_read: float
+
+
+DEFAULT_PRICES: dict[str, Price] = {
+    "claude-sonnet-4-5": Price(input=3.0, output=15.0, cache_write=3.75, cache_read=0.30),
+    "claude-haiku-4-5": Price(input=1.0, output=5.0, cache_write=1.25, cache_read=0.10),
+    "claude-opus-4-5": Price(input=5.0, output=25.0, cache_write=6.25, cache_read=0.50),
+}
+
+
+class Limits(BaseModel):
+    max_answer_chars: int = 20_000
+    questions_per_session: int = 5
+    max_questions_per_session: int = 30
+    follow_ups_per_question: int = 2
+    hints_per_question: int = 2
+    recursion_limit: int = 40
+    """Graph steps allowed in one invoke (one candidate action). A turn takes about 6."""
+    max_turns_per_session: int = 120
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="COACH_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    home: Path = Field(
+        default=Path("~/.coach"), validation_alias=AliasChoices("COACH_HOME", "home")
+    )
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "COACH_DATABASE_URL", "database_url")
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "anthropic_api_key")
+    )
+    anthropic_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("ANTHROPIC_BASE_URL", "anthropic_base_url")
+    )
+    interviewer_model: str = "claude-haiku-4-5"
+    grader_model: str = "claude-sonnet-4-5"
+    max_output_tokens: int = 1024
+    prices: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
+    limits: Limits = Field(default_factory=Limits)
+    default_user: str = "local"
+    bank_dir: Path | None = None
+    """A directory of question YAML files to use instead of the bank shipped with the coach."""
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home_dir / 'coach.db'}"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.home_dir / "checkpoints.sqlite"
+
+    @property
+    def has_api_key(self) -> bool:
+        return bool(self.anthropic_api_key and self.anthropic_api_key.get_secret_value().strip())

@@ -1,0 +1,224 @@
+"""The interview's vocabulary: questions and their rubrics, coding challenges, grades, turns.
+
+Every front-end, agent and adapter speaks these types. They are plain pydantic models so they
+validate the bank on load, travel through the graph's checkpoints as JSON, and serialise into
+transcripts unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+QuestionKind = Literal["concept", "rapid_fire", "system_design", "behavioural", "coding"]
+Verdict = Literal["covered", "partial", "missing"]
+Difficulty = Annotated[int, Field(ge=1, le=3)]
+Rating = Annotated[int, Field(ge=1, le=4)]
+"""1 = again (did not know), 2 = hard (partial), 3 = good, 4 = easy. Maps onto FSRS ratings."""
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=80)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KeyPoint(_Frozen):
+    """One checkable thing a strong answer says."""
+
+    id: Slug
+    text: str = Field(min_length=3)
+    weight: float = Field(default=1.0, gt=0, le=5)
+    signals: tuple[str, ...] = ()
+    """Other ways a candidate might phrase this point (synonyms, abbreviations)."""
+
+
+class FollowUp(_Frozen):
+    """A probe the interviewer asks when the answer missed `key_point`."""
+
+    key_point: Slug
+    prompt: str = Field(min_length=5)
+
+
+class Question(_Frozen):
+    id: Slug
+    version: int = Field(default=1, ge=1)
+    topic: Slug
+    subtopic: str = ""
+    difficulty: Difficulty = 2
+    kind: QuestionKind = "concept"
+    prompt: str = Field(min_length=5)
+    key_points: tuple[KeyPoint, ...] = Field(min_length=1)
+    model_answer: str = Field(min_length=10)
+    common_mistakes: tuple[str, ...] = ()
+    follow_ups: tuple[FollowUp, ...] = ()
+    tags: tuple[str, ...] = ()
+    challenge: Slug | None = None
+    """For coding questions: the id of the challenge whose hidden cases grade the code."""
+
+    @model_validator(mode="after")
+    def _follow_ups_probe_known_points(self) -> Question:
+        ids = [kp.id for kp in self.key_points]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"question {self.id}: duplicate key point ids")
+        for fu in self.follow_ups:
+            if fu.key_point not in ids:
+                raise ValueError(
+                    f"question {self.id}: follow-up probes unknown key point {fu.key_point!r}"
+                )
+        return self
+
+    def key_point(self, kp_id: str) -> KeyPoint:
+        return next(kp for kp in self.key_points if kp.id == kp_id)
+
+
+# --- coding challenges -------------------------------------------------------------------------
+
+
+class CallCase(_Frozen):
+    """Call the entry point with these arguments; the result must equal `expected`."""
+
+    name: str = ""
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    expected: Any = None
+    raises: str | None = None
+    """Name of the exception type the call must raise instead of returning."""
+    visible: bool = False
+
+
+class Operation(_Frozen):
+    """One step of a class-design case: `method(*args)` on the instance, compared with expected."""
+
+    method: str
+    args: tuple[Any, ...] = ()
+    expected: Any = None
+
+
+class OpsCase(_Frozen):
+    """LeetCode-style design case: construct the class, then apply operations in order."""
+
+    name: str = ""
+    init_args: tuple[Any, ...] = ()
+    ops: tuple[Operation, ...] = Field(min_length=1)
+    visible: bool = False
+
+
+class Challenge(_Frozen):
+    id: Slug
+    title: str
+    topic: Slug = "coding"
+    difficulty: Difficulty = 2
+    statement: str
+    entry_point: str
+    """Function or class name the candidate defines."""
+    kind: Literal["function", "class"] = "function"
+    starter: str
+    time_budget_min: int = Field(default=15, ge=1, le=90)
+    reference_solution: str
+    naive_wrong_solution: str = ""
+    cases: tuple[CallCase | OpsCase, ...] = Field(min_length=1)
+    looks_for: tuple[str, ...] = ()
+    common_mistakes: tuple[str, ...] = ()
+    follow_ups: tuple[str, ...] = ()
+    float_tolerance: float | None = None
+
+    @property
+    def visible_cases(self) -> tuple[CallCase | OpsCase, ...]:
+        return tuple(c for c in self.cases if c.visible)
+
+
+# --- grading -------------------------------------------------------------------------------------
+
+
+class KeyPointVerdict(BaseModel):
+    key_point: str
+    verdict: Verdict
+    evidence: str = ""
+    """The words of the answer that earned the verdict; empty when missing."""
+
+
+class Grade(BaseModel):
+    """One grade type from every grader."""
+
+    score: float = Field(ge=0.0, le=1.0)
+    rating: Rating
+    verdicts: list[KeyPointVerdict] = Field(default_factory=list)
+    strengths: list[str] = Field(default_factory=list)
+    gaps: list[str] = Field(default_factory=list)
+    next_step: str = ""
+    feedback: str = ""
+    model_answer: str = ""
+    grader: str = "offline"
+    """Who graded: "offline" or the model id."""
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def missed(self) -> list[str]:
+        return [v.key_point for v in self.verdicts if v.verdict != "covered"]
+
+
+class Usage(BaseModel):
+    """Token counts of one model call, as the provider reports them."""
+
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    purpose: str = ""
+
+
+# --- the interview -------------------------------------------------------------------------------
+
+TurnOutcome = Literal["answered", "skipped", "ended"]
+
+
+class Turn(BaseModel):
+    """One question (or follow-up probe) asked and what came of it."""
+
+    seq: int
+    question_id: str
+    question_version: int = 1
+    topic: str
+    prompt: str
+    follow_up_of: int | None = None
+    """seq of the turn this probe follows up; None for a main question."""
+    probed_key_point: str | None = None
+    answer: str = ""
+    outcome: TurnOutcome = "answered"
+    hints: list[str] = Field(default_factory=list)
+    asked_at: datetime
+    answered_at: datetime | None = None
+    grade: Grade | None = None
+    usage: list[Usage] = Field(default_factory=list)
+
+
+class Prompt(BaseModel):
+    """What the interviewer says next and waits on."""
+
+    seq: int
+    question_id: str
+    topic: str
+    kind: QuestionKind
+    text: str
+    is_follow_up: bool = False
+    number: int
+    """1-based number of the main question this belongs to."""
+    total: int
+
+
+class SessionReport(BaseModel):
+    session_id: str
+    user: str
+    status: Literal["active", "finished"]
+    started_at: datetime
+    ended_at: datetime | None = None
+    turns: list[Turn]
+    score: float | None = None
+    """Mean score over graded main questions (follow-ups fold into their question)."""
+    by_topic: dict[str, float] = Field(default_factory=dict)
+    to_review: list[dict[str, str]] = Field(default_factory=list)
+    """Key points missed, each with the model answer of its question."""

@@ -1,0 +1,177 @@
+"""The offline grader: deterministic key-point coverage with evidence, no network.
+
+For each key point it looks for the sentence (or pair of adjacent sentences) of the answer whose
+meaning-bearing stems best cover the point's own wording or one of its signals. Coverage decides
+the verdict; a negation just before the matched words turns it into a miss; an answer that is a
+bare list of terms or an admission of not knowing is capped, so stuffing the rubric's words does
+not earn marks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from agent.domain import Grade, KeyPoint, KeyPointVerdict, Question, Verdict
+from agent.grading.text import NEGATIONS, STOPWORDS, content_stems, sentences, stem, tokens
+
+COVERED_AT = 0.6
+PARTIAL_AT = 0.34
+CREDIT: dict[Verdict, float] = {"covered": 1.0, "partial": 0.5, "missing": 0.0}
+
+_DONT_KNOW = re.compile(
+    r"^\W*(i\s+(do\s*n[o']?t|dont|have\s+no\s+idea)|no\s+idea|not\s+sure|pass|skip|idk|\?+)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class _Match:
+    coverage: float
+    evidence: str
+    negated: bool
+
+
+def rating_for(score: float) -> int:
+    """Rating 1-4 (again / hard / good / easy) from a score in [0, 1]."""
+    if score < 0.3:
+        return 1
+    if score < 0.6:
+        return 2
+    if score < 0.85:
+        return 3
+    return 4
+
+
+def _windows(answer: str) -> list[str]:
+    parts = sentences(answer)
+    pairs = [f"{a} {b}" for a, b in zip(parts, parts[1:], strict=False)]
+    return parts + pairs
+
+
+def _negated(window_tokens: list[str], phrase_stems: set[str]) -> bool:
+    """A negation word within three tokens before a word that matched the point."""
+    for i, tok in enumerate(window_tokens):
+        if stem(tok) in phrase_stems and tok not in STOPWORDS:
+            if any(t in NEGATIONS for t in window_tokens[max(0, i - 3) : i]):
+                return True
+    return False
+
+
+def _match(point: KeyPoint, windows: list[tuple[str, list[str], set[str]]]) -> _Match:
+    best = _Match(0.0, "", False)
+    point_negated = any(t in NEGATIONS for t in tokens(point.text))
+    for phrase in (point.text, *point.signals):
+        wanted = set(content_stems(phrase))
+        if not wanted:
+            continue
+        for text, toks, stems in windows:
+            cov = len(wanted & stems) / len(wanted)
+            if cov > best.coverage or (cov == best.coverage and cov and len(text) < len(best.evidence)):
+                neg = not point_negated and _negated(toks, wanted)
+                best = _Match(cov, text, neg)
+    return best
+
+
+def _verdict(m: _Match) -> Verdict:
+    if m.negated:
+        return "missing"
+    if m.coverage >= COVERED_AT:
+        return "covered"
+    if m.coverage >= PARTIAL_AT:
+        return "partial"
+    return "missing"
+
+
+def looks_like_term_list(answer: str) -> bool:
+    """True when an answer is mostly bare terms: few function words, no sentence structure."""
+    toks = tokens(answer)
+    if len(toks) < 6:
+        return False
+    function_share = sum(t in STOPWORDS or t in NEGATIONS for t in toks) / len(toks)
+    return function_share < 0.12
+
+
+class OfflineGrader:
+    name = "offline"
+
+    def grade(self, question: Question, answer: str, only: tuple[str, ...] = ()) -> Grade:
+        """Grade `answer` against the question's key points (or only the ids in `only`)."""
+        points = [kp for kp in question.key_points if not only or kp.id in only]
+        text = answer.strip()
+        notes: list[str] = []
+        if not text or _DONT_KNOW.match(text) and len(tokens(text)) < 12:
+            verdicts = [KeyPointVerdict(key_point=kp.id, verdict="missing") for kp in points]
+            notes.append("no attempt")
+            return self._grade(question, points, verdicts, 0.0, notes)
+
+        windows = [(w, tokens(w), {stem(t) for t in tokens(w)}) for w in _windows(text)]
+        verdicts = []
+        for kp in points:
+            m = _match(kp, windows)
+            v = _verdict(m)
+            if m.negated:
+                notes.append(f"'{kp.id}' was mentioned only in a negated sense")
+            verdicts.append(
+                KeyPointVerdict(key_point=kp.id, verdict=v, evidence=m.evidence[:240] if v != "missing" else "")
+            )
+        total = sum(kp.weight for kp in points)
+        score = sum(kp.weight * CREDIT[v.verdict] for kp, v in zip(points, verdicts, strict=True)) / total
+        if looks_like_term_list(text):
+            score = min(score * 0.4, 0.35)
+            notes.append("reads as a list of terms rather than an explanation")
+        return self._grade(question, points, verdicts, score, notes)
+
+    def _grade(
+        self,
+        question: Question,
+        points: list[KeyPoint],
+        verdicts: list[KeyPointVerdict],
+        score: float,
+        notes: list[str],
+    ) -> Grade:
+        by_id = {kp.id: kp for kp in points}
+        strengths = [by_id[v.key_point].text for v in verdicts if v.verdict == "covered"]
+        gaps = [by_id[v.key_point].text for v in verdicts if v.verdict != "covered"]
+        score = round(max(0.0, min(1.0, score)), 4)
+        return Grade(
+            score=score,
+            rating=rating_for(score),
+            verdicts=verdicts,
+            strengths=strengths,
+            gaps=gaps,
+            next_step=_next_step(gaps, notes),
+            feedback=_feedback(score, strengths, gaps, notes),
+            model_answer=question.model_answer,
+            grader=self.name,
+            notes=notes,
+        )
+
+
+def _next_step(gaps: list[str], notes: list[str]) -> str:
+    if "no attempt" in notes:
+        return "Read the model answer, then try the question again in your own words tomorrow."
+    if any("list of terms" in n for n in notes):
+        return "Explain how the ideas connect in full sentences instead of listing terms."
+    if gaps:
+        return f"Study this point and say it out loud in one sentence: {gaps[0]}."
+    return "Tighten it: give the same answer in half the words, with one concrete example."
+
+
+def _feedback(score: float, strengths: list[str], gaps: list[str], notes: list[str]) -> str:
+    if "no attempt" in notes:
+        return "No attempt to grade."
+    if score >= 0.85:
+        head = "Strong answer."
+    elif score >= 0.6:
+        head = "Good answer with gaps."
+    elif score >= 0.3:
+        head = "Partial answer."
+    else:
+        head = "This missed most of what the interviewer listens for."
+    parts = [head]
+    if strengths:
+        parts.append(f"You covered {len(strengths)} of {len(strengths) + len(gaps)} key points.")
+    if gaps:
+        parts.append("Missing: " + "; ".join(gaps[:3]) + ".")
+    return " ".join(parts)

@@ -1,0 +1,97 @@
+"""The interview graph: a supervisor routes between the interviewer, the candidate and the grader.
+
+    START -> supervisor -> interviewer --+
+                 ^  |-> candidate (interrupt: waits for an action)
+                 |  |-> grader
+                 |  |-> finish -> END
+                 +--------------+  every node hands back to the supervisor
+
+The supervisor is a pure routing table over `phase` and the candidate's action kind. A new
+kind of action (the code runner's "code") is one entry in `ACTION_ROUTES` and one node.
+`build_graph` returns the uncompiled graph so the caller chooses the checkpointer.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command
+
+from agent.config import Limits
+from agent.llm.port import LLM
+from agent.nodes.candidate import candidate_node
+from agent.nodes.grader import make_grader
+from agent.nodes.interviewer import make_finish, make_interviewer
+from tools.bank import QuestionBank
+
+Phase = Literal["ask", "await", "act", "done"]
+ActionKind = Literal["answer", "hint", "skip", "end"]
+
+
+class Action(TypedDict):
+    kind: ActionKind
+    text: str
+    at: str
+    """ISO timestamp taken by the service, so a re-run node sees the same time."""
+
+
+class InterviewState(TypedDict, total=False):
+    session_id: str
+    user: str
+    plan: list[str]
+    """Question ids of the main questions, in order."""
+    position: int
+    """Index into `plan` of the question being discussed; -1 before the first."""
+    seq: int
+    """Sequence number the next asked turn gets."""
+    phase: Phase
+    current: dict[str, Any] | None
+    """The asked-but-unanswered turn (a `Turn` as JSON)."""
+    action: Action | None
+    turns: Annotated[list[dict[str, Any]], operator.add]
+    """Finished turns (append-only)."""
+    open_points: list[str]
+    """Key points of the current question still missed after its answers so far."""
+    probed: list[str]
+    last_answer: str
+    context: str
+    notice: str
+    """A message for the candidate from the last step (e.g. a guardrail), shown once."""
+
+
+ACTION_ROUTES: dict[str, str] = {"answer": "grader", "skip": "grader", "hint": "interviewer", "end": "finish"}
+PHASE_ROUTES: dict[str, str] = {"ask": "interviewer", "await": "candidate"}
+
+
+def supervisor(state: InterviewState) -> Command[str]:
+    """Route on the interview's phase, then on what the candidate asked for."""
+    phase = state.get("phase", "ask")
+    if phase == "done":
+        return Command(goto=END)
+    if phase == "act":
+        action = state.get("action") or {}
+        return Command(goto=ACTION_ROUTES.get(action.get("kind", ""), "candidate"))
+    return Command(goto=PHASE_ROUTES[phase])
+
+
+@dataclass(frozen=True)
+class GraphDeps:
+    llm: LLM
+    bank: QuestionBank
+    limits: Limits
+
+
+def build_graph(deps: GraphDeps) -> StateGraph:
+    graph = StateGraph(InterviewState)
+    graph.add_node("supervisor", supervisor, destinations=("interviewer", "candidate", "grader", "finish", END))
+    graph.add_node("interviewer", make_interviewer(deps))
+    graph.add_node("candidate", candidate_node)
+    graph.add_node("grader", make_grader(deps))
+    graph.add_node("finish", make_finish(deps))
+    graph.add_edge(START, "supervisor")
+    for node in ("interviewer", "candidate", "grader", "finish"):
+        graph.add_edge(node, "supervisor")
+    return graph

@@ -1,0 +1,59 @@
+"""The LLM port: what the interviewer and grader agents need from a model, and nothing more.
+
+Two adapters implement it: `OfflineLLM` (deterministic, driven by the bank's rubrics; the default
+with no key) and `AnthropicLLM` (Claude through the official SDK). Both return the same types, and
+every reply carries the usage of the calls it took so the service can price and record them.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, Field
+
+from agent.domain import FollowUp, Grade, Question, Usage
+
+T = TypeVar("T")
+
+
+class Reply(BaseModel, Generic[T]):
+    value: T
+    usage: list[Usage] = Field(default_factory=list)
+
+
+class AskRequest(BaseModel):
+    """The interviewer's next line: the question itself, or a probe chosen from `probes`."""
+
+    question: Question
+    probes: list[FollowUp] = Field(default_factory=list)
+    """Empty: ask the main question. Otherwise: pick the most useful probe and ask it."""
+    last_answer: str = ""
+    context: str = ""
+    """A bounded summary of the session so far (never the whole transcript)."""
+
+
+class Ask(BaseModel):
+    text: str
+    probed_key_point: str | None = None
+
+
+class GradeRequest(BaseModel):
+    question: Question
+    answer: str
+    only: tuple[str, ...] = ()
+    """Grade only these key points (a follow-up probes one); empty means all of them."""
+
+
+class HintRequest(BaseModel):
+    question: Question
+    hints_given: list[str] = Field(default_factory=list)
+
+
+class LLM(Protocol):
+    name: str
+
+    async def ask(self, request: AskRequest) -> Reply[Ask]: ...
+
+    async def grade(self, request: GradeRequest) -> Reply[Grade]: ...
+
+    async def hint(self, request: HintRequest) -> Reply[str]: ...

@@ -1,0 +1,17 @@
+"""The candidate's seat: the graph pauses here until the service resumes it with an action.
+
+Only `interrupt()` lives in this node: LangGraph re-runs it from the first line on resume, so
+nothing before the interrupt may have side effects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.types import interrupt
+
+
+def candidate_node(state: dict[str, Any]) -> dict[str, Any]:
+    """Wait for an answer, a hint request, a skip or the end."""
+    action = interrupt({"current": state.get("current"), "notice": state.get("notice", "")})
+    return {"action": action, "phase": "act", "notice": ""}

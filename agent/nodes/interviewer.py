@@ -1,0 +1,115 @@
+"""The interviewer agent: ask the next question or a follow-up probe, give hints, wrap up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from agent.llm.port import AskRequest, HintRequest
+
+if TYPE_CHECKING:
+    from agent.graph import GraphDeps
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _summary(turns: list[dict[str, Any]]) -> str:
+    """A bounded recap of recent turns for the model: topics and scores, never full answers."""
+    recent = [t for t in turns if t.get("grade")][-5:]
+    return "; ".join(f"{t['question_id']} scored {t['grade']['score']:.2f}" for t in recent)
+
+
+def make_interviewer(deps: GraphDeps):
+    limits = deps.limits
+
+    async def interviewer(state: dict[str, Any]) -> dict[str, Any]:
+        """Decide what to say next: a hint, a probe on a missed point, or the next question."""
+        action = state.get("action") or {}
+        if action.get("kind") == "hint":
+            return await _hint(state)
+
+        turns = state.get("turns", [])
+        position = state.get("position", -1)
+        if len(turns) >= limits.max_turns_per_session:
+            return {"phase": "done", "notice": "This session reached its turn limit; here is your report."}
+
+        if position >= 0:
+            probes = _open_probes(state)
+            if probes:
+                return await _ask(state, position, probes)
+        position += 1
+        if position >= len(state["plan"]):
+            return {"phase": "done"}
+        return await _ask({**state, "probed": [], "open_points": []}, position, [])
+
+    def _open_probes(state: dict[str, Any]):
+        last = state["turns"][-1] if state.get("turns") else None
+        if not last or last["outcome"] != "answered":
+            return []
+        probed = state.get("probed", [])
+        if len(probed) >= limits.follow_ups_per_question:
+            return []
+        question = deps.bank.question(state["plan"][state["position"]])
+        open_points = set(state.get("open_points", []))
+        return [fu for fu in question.follow_ups if fu.key_point in open_points and fu.key_point not in probed]
+
+    async def _ask(state: dict[str, Any], position: int, probes) -> dict[str, Any]:
+        question = deps.bank.question(state["plan"][position])
+        reply = await deps.llm.ask(
+            AskRequest(
+                question=question,
+                probes=probes,
+                last_answer=state.get("last_answer", "") if probes else "",
+                context=_summary(state.get("turns", [])),
+            )
+        )
+        ask = reply.value
+        seq = state.get("seq", 1)
+        main_seq = next(
+            (t["seq"] for t in reversed(state.get("turns", [])) if t["question_id"] == question.id and t.get("follow_up_of") is None),
+            None,
+        )
+        current = {
+            "seq": seq,
+            "question_id": question.id,
+            "question_version": question.version,
+            "topic": question.topic,
+            "kind": question.kind,
+            "prompt": ask.text,
+            "follow_up_of": main_seq if probes else None,
+            "probed_key_point": ask.probed_key_point if probes else None,
+            "number": position + 1,
+            "total": len(state["plan"]),
+            "hints": [],
+            "asked_at": _now(),
+            "usage": [u.model_dump() for u in reply.usage],
+        }
+        probed = state.get("probed", []) + ([ask.probed_key_point] if probes and ask.probed_key_point else [])
+        return {"current": current, "position": position, "seq": seq + 1, "phase": "await", "probed": probed,
+                "open_points": state.get("open_points", []), "action": None}
+
+    async def _hint(state: dict[str, Any]) -> dict[str, Any]:
+        current = dict(state["current"])
+        question = deps.bank.question(current["question_id"])
+        if len(current["hints"]) >= limits.hints_per_question:
+            return {"phase": "await", "action": None, "notice": "No more hints for this question: answer it, or /skip."}
+        reply = await deps.llm.hint(HintRequest(question=question, hints_given=current["hints"]))
+        current["hints"] = current["hints"] + [reply.value]
+        current["usage"] = current.get("usage", []) + [u.model_dump() for u in reply.usage]
+        return {"current": current, "phase": "await", "action": None, "notice": ""}
+
+    return interviewer
+
+
+def make_finish(deps: GraphDeps):
+    def finish(state: dict[str, Any]) -> dict[str, Any]:
+        """End the interview; a question left open is recorded as ended, ungraded."""
+        current = state.get("current")
+        update: dict[str, Any] = {"phase": "done", "current": None, "action": None}
+        if current:
+            update["turns"] = [{**current, "outcome": "ended"}]
+        return update
+
+    return finish

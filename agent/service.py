@@ -1,0 +1,175 @@
+"""SessionService: the one API every front-end calls, and the composition root that wires it.
+
+    async with SessionService.open(Settings(), offline=True) as coach:
+        step = await coach.start("ada", topic="rag", questions=3)
+        step = await coach.answer(step.session_id, "ada", "Retrieval grounds the model ...")
+
+The service owns persistence. The graph keeps the live interview in its checkpointer; after
+every action the service copies finished turns into the store in one idempotent transaction,
+so a process killed at any point loses nothing that was graded, and the next process continues
+the same thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from langgraph.types import Command
+from pydantic import BaseModel, Field
+
+from agent.checkpoint import open_checkpointer
+from agent.config import Settings
+from agent.domain import Prompt, SessionReport, Turn
+from agent.errors import AnswerRejected, SessionClosed
+from agent.graph import GraphDeps, build_graph
+from agent.guardrails import check_answer, cost_usd
+from agent.llm.factory import make_llm
+from agent.llm.port import LLM
+from agent.planner import plan_questions
+from agent.report import build_report
+from agent.store.repository import Store
+from tools.bank import QuestionBank
+
+
+class Step(BaseModel):
+    """What a front-end renders after an action."""
+
+    session_id: str
+    graded: list[Turn] = Field(default_factory=list)
+    """Turns this action finished (an answer graded, a question skipped)."""
+    prompt: Prompt | None = None
+    """What the candidate should answer next; None when the interview is over."""
+    hints: list[str] = Field(default_factory=list)
+    notice: str = ""
+    finished: bool = False
+    report: SessionReport | None = None
+
+
+class SessionService:
+    def __init__(self, settings: Settings, store: Store, bank: QuestionBank, llm: LLM, checkpointer: Any) -> None:
+        self.settings = settings
+        self.store = store
+        self.bank = bank
+        self.llm = llm
+        self.graph = build_graph(GraphDeps(llm=llm, bank=bank, limits=settings.limits)).compile(
+            checkpointer=checkpointer
+        )
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        settings: Settings,
+        offline: bool | None = None,
+        llm: LLM | None = None,
+        bank: QuestionBank | None = None,
+    ) -> AsyncIterator[SessionService]:
+        """Wire the service from settings: store, bank, model adapter, checkpointer."""
+        llm = llm or make_llm(settings, offline)
+        bank = bank or (QuestionBank.load(settings.bank_dir) if settings.bank_dir else QuestionBank.load())
+        store = Store.open(settings.db_url)
+        async with AsyncExitStack() as stack:
+            stack.callback(store.close)
+            checkpointer = await stack.enter_async_context(open_checkpointer(settings))
+            yield cls(settings, store, bank, llm, checkpointer)
+
+    # --- the API ------------------------------------------------------------------------------
+
+    async def start(self, user: str, topic: str | None = None, questions: int | None = None, fmt: str = "concept") -> Step:
+        limits = self.settings.limits
+        n = questions or limits.questions_per_session
+        if not 1 <= n <= limits.max_questions_per_session:
+            raise AnswerRejected(f"ask for between 1 and {limits.max_questions_per_session} questions, not {n}")
+        topic = self.bank.require_topic(topic) if topic else None
+        session_id = self.store.create_session(user, fmt, [topic] if topic else [], n, self.llm.name)
+        plan = plan_questions(self.bank, session_id, n, topic, self.store.seen_questions(user))
+        state = {"session_id": session_id, "user": user, "plan": plan, "position": -1, "seq": 1, "phase": "ask"}
+        async with self._locks[session_id]:
+            return await self._run(session_id, user, state)
+
+    async def answer(self, session_id: str, user: str, text: str) -> Step:
+        answer = check_answer(text, self.settings.limits)
+        return await self._act(session_id, user, "answer", answer)
+
+    async def hint(self, session_id: str, user: str) -> Step:
+        return await self._act(session_id, user, "hint")
+
+    async def skip(self, session_id: str, user: str) -> Step:
+        return await self._act(session_id, user, "skip")
+
+    async def end(self, session_id: str, user: str) -> Step:
+        return await self._act(session_id, user, "end")
+
+    async def resume(self, session_id: str, user: str) -> Step:
+        """Where an unfinished session stands: its turns so far and the question waiting."""
+        self.store.session(session_id, user)
+        async with self._locks[session_id]:
+            snapshot = await self.graph.aget_state(self._config(session_id))
+            values = snapshot.values
+            self._persist(session_id, user, values)
+            return self._step(session_id, user, values, graded=[])
+
+    async def report(self, session_id: str, user: str) -> SessionReport:
+        row = self.store.session(session_id, user)
+        return build_report(row, user, self.store.turns(session_id))
+
+    def latest_active(self, user: str) -> str | None:
+        return self.store.latest_active_session(user)
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _config(self, session_id: str) -> dict[str, Any]:
+        return {
+            "configurable": {"thread_id": session_id},
+            "recursion_limit": self.settings.limits.recursion_limit,
+        }
+
+    async def _act(self, session_id: str, user: str, kind: str, text: str = "") -> Step:
+        row = self.store.session(session_id, user)
+        if row.status == "finished":
+            raise SessionClosed(f"session {session_id} has ended; start a new one with `coach interview`")
+        action = {"kind": kind, "text": text, "at": datetime.now(UTC).isoformat()}
+        async with self._locks[session_id]:
+            return await self._run(session_id, user, Command(resume=action))
+
+    async def _run(self, session_id: str, user: str, graph_input: Any) -> Step:
+        out = await self.graph.ainvoke(graph_input, self._config(session_id), version="v2")
+        values = out.value
+        new = self._persist(session_id, user, values)
+        return self._step(session_id, user, values, graded=[t for t in new if t.outcome != "ended"])
+
+    def _persist(self, session_id: str, user: str, values: dict[str, Any]) -> list[Turn]:
+        turns = [Turn.model_validate(t) for t in values.get("turns", [])]
+        new = self.store.record_turns(
+            session_id, user, turns, price=lambda u: cost_usd(u, self.settings.prices)
+        )
+        if values.get("phase") == "done":
+            report = build_report(self.store.session(session_id, user), user, self.store.turns(session_id))
+            self.store.finish_session(session_id, report.score)
+        return new
+
+    def _step(self, session_id: str, user: str, values: dict[str, Any], graded: list[Turn]) -> Step:
+        current = values.get("current")
+        done = values.get("phase") == "done"
+        step = Step(session_id=session_id, graded=graded, notice=values.get("notice", ""), finished=done)
+        if current and not done:
+            step.prompt = Prompt(
+                seq=current["seq"],
+                question_id=current["question_id"],
+                topic=current["topic"],
+                kind=current["kind"],
+                text=current["prompt"],
+                is_follow_up=current.get("follow_up_of") is not None,
+                number=current["number"],
+                total=current["total"],
+            )
+            step.hints = list(current.get("hints", []))
+        if done:
+            step.report = build_report(self.store.session(session_id, user), user, self.store.turns(session_id))
+        return step

@@ -1,0 +1,90 @@
+"""SQLAlchemy 2 typed tables. Alembic migrations in `migrations/` must match these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime]
+
+
+class SessionRow(Base):
+    __tablename__ = "interview_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    format: Mapped[str] = mapped_column(String(40))
+    topics: Mapped[list[Any]]
+    planned_questions: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    engine: Mapped[str] = mapped_column(String(80))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    score: Mapped[float | None] = mapped_column(Float)
+
+
+class TurnRow(Base):
+    __tablename__ = "turns"
+    __table_args__ = (UniqueConstraint("session_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("interview_sessions.id"), index=True)
+    seq: Mapped[int]
+    question_id: Mapped[str] = mapped_column(String(80))
+    question_version: Mapped[int] = mapped_column(Integer, default=1)
+    topic: Mapped[str] = mapped_column(String(80))
+    prompt: Mapped[str] = mapped_column(Text)
+    follow_up_of: Mapped[int | None]
+    probed_key_point: Mapped[str | None] = mapped_column(String(80))
+    answer: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[str] = mapped_column(String(16))
+    hints: Mapped[list[Any]]
+    asked_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    score: Mapped[float | None] = mapped_column(Float)
+    rating: Mapped[int | None]
+    grader: Mapped[str | None] = mapped_column(String(80))
+    grade: Mapped[dict[str, Any] | None]
+
+
+class UsageRow(Base):
+    """The cost ledger: one row per model call."""
+
+    __tablename__ = "llm_usage"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    turn_seq: Mapped[int | None]
+    model: Mapped[str] = mapped_column(String(80))
+    purpose: Mapped[str] = mapped_column(String(40))
+    input_tokens: Mapped[int]
+    output_tokens: Mapped[int]
+    cache_read_tokens: Mapped[int]
+    cache_write_tokens: Mapped[int]
+    cost_usd: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime]
+
+
+class TopicMasteryRow(Base):
+    __tablename__ = "topic_mastery"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(80), primary_key=True)
+    mastery: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[int]
+    lapses: Mapped[int]
+    updated_at: Mapped[datetime]

@@ -1,0 +1,299 @@
+"""The store: the interview's records over SQLAlchemy (SQLite by default, PostgreSQL by URL).
+
+Writes are idempotent where a crash could make the service repeat them: turns are keyed by
+(session, seq), so saving the same graded turns twice stores them once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from agent.domain import Grade, Turn, Usage
+from agent.errors import ConfigError, NotFound
+from agent.store import migrate
+from agent.store.models import SessionRow, TopicMasteryRow, TurnRow, UsageRow, UserRow
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes even for timezone-aware columns.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+def open_engine(url: str) -> Engine:
+    """Create the engine and bring the schema to the newest migration."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            probe = path.parent / ".write-probe"
+            probe.touch()
+            probe.unlink()
+        except OSError as err:
+            raise ConfigError(
+                f"cannot write the database at {path} ({err.strerror}); "
+                "set COACH_HOME to a writable directory or DATABASE_URL to another database"
+            ) from None
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, the driver we ship
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        migrate.upgrade(engine)
+    except OperationalError as err:
+        raise ConfigError(
+            f"cannot open the database {engine.url.render_as_string(hide_password=True)}: "
+            f"{err.orig}; check DATABASE_URL"
+        ) from None
+    return engine
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        return cls(open_engine(url))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        with self._sessions.begin() as db:
+            yield db
+
+    # --- users --------------------------------------------------------------------------------
+
+    def user_id(self, name: str) -> int:
+        with self._tx() as db:
+            found = db.scalar(select(UserRow.id).where(UserRow.name == name))
+            if found is not None:
+                return found
+            row = UserRow(name=name, created_at=utcnow())
+            db.add(row)
+            db.flush()
+            return row.id
+
+    # --- sessions -----------------------------------------------------------------------------
+
+    def create_session(
+        self, user: str, fmt: str, topics: list[str], planned: int, engine_name: str
+    ) -> str:
+        uid = self.user_id(user)
+        sid = uuid.uuid4().hex[:12]
+        with self._tx() as db:
+            db.add(
+                SessionRow(
+                    id=sid,
+                    user_id=uid,
+                    format=fmt,
+                    topics=topics,
+                    planned_questions=planned,
+                    status="active",
+                    engine=engine_name,
+                    started_at=utcnow(),
+                )
+            )
+        return sid
+
+    def session(self, session_id: str, user: str) -> SessionRow:
+        """The session if it belongs to `user`; another user's session is simply not found."""
+        with self._tx() as db:
+            row = db.scalar(
+                select(SessionRow)
+                .join(UserRow, UserRow.id == SessionRow.user_id)
+                .where(SessionRow.id == session_id, UserRow.name == user)
+            )
+        if row is None:
+            raise NotFound(f"no session {session_id!r} for user {user!r}; `coach sessions` lists yours")
+        row.started_at = _aware(row.started_at)
+        row.ended_at = _aware(row.ended_at)
+        return row
+
+    def latest_active_session(self, user: str) -> str | None:
+        with self._tx() as db:
+            return db.scalar(
+                select(SessionRow.id)
+                .join(UserRow, UserRow.id == SessionRow.user_id)
+                .where(UserRow.name == user, SessionRow.status == "active")
+                .order_by(SessionRow.started_at.desc())
+                .limit(1)
+            )
+
+    def finish_session(self, session_id: str, score: float | None) -> None:
+        with self._tx() as db:
+            row = db.get(SessionRow, session_id)
+            if row is not None and row.status != "finished":
+                row.status = "finished"
+                row.ended_at = utcnow()
+                row.score = score
+
+    # --- turns --------------------------------------------------------------------------------
+
+    def record_turns(
+        self, session_id: str, user: str, turns: list[Turn], price: Callable[[Usage], float]
+    ) -> list[Turn]:
+        """Store the turns not stored yet, their model usage and topic mastery, in one transaction.
+
+        Returns the turns that were new. Safe to call again with the same turns after a crash.
+        """
+        uid = self.user_id(user)
+        with self._tx() as db:
+            have = set(db.scalars(select(TurnRow.seq).where(TurnRow.session_id == session_id)))
+            new = [t for t in turns if t.seq not in have]
+            for t in new:
+                db.add(_turn_row(session_id, t))
+                for u in t.usage:
+                    db.add(_usage_row(uid, session_id, t.seq, u, price(u)))
+                if t.grade is not None:
+                    _update_mastery(db, uid, t.topic, t.grade.score, lapsed=t.grade.rating == 1)
+        return new
+
+    def seen_questions(self, user: str, last_sessions: int = 5) -> set[str]:
+        with self._tx() as db:
+            recent = (
+                select(SessionRow.id)
+                .join(UserRow, UserRow.id == SessionRow.user_id)
+                .where(UserRow.name == user)
+                .order_by(SessionRow.started_at.desc())
+                .limit(last_sessions)
+                .scalar_subquery()
+            )
+            return set(db.scalars(select(TurnRow.question_id).where(TurnRow.session_id.in_(recent))))
+
+    def turns(self, session_id: str) -> list[Turn]:
+        with self._tx() as db:
+            rows = db.scalars(
+                select(TurnRow).where(TurnRow.session_id == session_id).order_by(TurnRow.seq)
+            ).all()
+            usage = db.scalars(select(UsageRow).where(UsageRow.session_id == session_id)).all()
+        by_seq: dict[int, list[UsageRow]] = {}
+        for u in usage:
+            by_seq.setdefault(u.turn_seq or 0, []).append(u)
+        return [_turn(r, by_seq.get(r.seq, [])) for r in rows]
+
+    def turn_count(self, session_id: str) -> int:
+        with self._tx() as db:
+            return db.scalar(
+                select(func.count()).select_from(TurnRow).where(TurnRow.session_id == session_id)
+            ) or 0
+
+    # --- usage ledger -------------------------------------------------------------------------
+
+    def usage(self, session_id: str) -> list[UsageRow]:
+        with self._tx() as db:
+            return list(db.scalars(select(UsageRow).where(UsageRow.session_id == session_id)))
+
+    # --- topic mastery ------------------------------------------------------------------------
+
+    def mastery(self, user: str) -> dict[str, tuple[float, int]]:
+        uid = self.user_id(user)
+        with self._tx() as db:
+            rows = db.scalars(select(TopicMasteryRow).where(TopicMasteryRow.user_id == uid))
+            return {r.topic: (r.mastery, r.evidence) for r in rows}
+
+
+def _update_mastery(db: Session, uid: int, topic: str, score: float, lapsed: bool) -> None:
+    """Recent-weighted mastery: each new grade moves the estimate a third of the way."""
+    row = db.get(TopicMasteryRow, (uid, topic))
+    if row is None:
+        row = TopicMasteryRow(user_id=uid, topic=topic, mastery=score, evidence=0, lapses=0)
+        db.add(row)
+    else:
+        row.mastery = row.mastery + (score - row.mastery) / 3
+    row.evidence += 1
+    row.lapses += int(lapsed)
+    row.updated_at = utcnow()
+
+
+def _usage_row(uid: int, session_id: str, seq: int, u: Usage, cost: float) -> UsageRow:
+    return UsageRow(
+        user_id=uid,
+        session_id=session_id,
+        turn_seq=seq,
+        model=u.model,
+        purpose=u.purpose,
+        input_tokens=u.input_tokens,
+        output_tokens=u.output_tokens,
+        cache_read_tokens=u.cache_read_tokens,
+        cache_write_tokens=u.cache_write_tokens,
+        cost_usd=cost,
+        created_at=utcnow(),
+    )
+
+
+def _turn_row(session_id: str, t: Turn) -> TurnRow:
+    return TurnRow(
+        session_id=session_id,
+        seq=t.seq,
+        question_id=t.question_id,
+        question_version=t.question_version,
+        topic=t.topic,
+        prompt=t.prompt,
+        follow_up_of=t.follow_up_of,
+        probed_key_point=t.probed_key_point,
+        answer=t.answer,
+        outcome=t.outcome,
+        hints=list(t.hints),
+        asked_at=t.asked_at,
+        answered_at=t.answered_at,
+        score=t.grade.score if t.grade else None,
+        rating=t.grade.rating if t.grade else None,
+        grader=t.grade.grader if t.grade else None,
+        grade=t.grade.model_dump(mode="json") if t.grade else None,
+    )
+
+
+def _turn(r: TurnRow, usage: list[UsageRow]) -> Turn:
+    return Turn(
+        seq=r.seq,
+        question_id=r.question_id,
+        question_version=r.question_version,
+        topic=r.topic,
+        prompt=r.prompt,
+        follow_up_of=r.follow_up_of,
+        probed_key_point=r.probed_key_point,
+        answer=r.answer,
+        outcome=r.outcome,  # type: ignore[arg-type]
+        hints=list(r.hints or []),
+        asked_at=_aware(r.asked_at),  # type: ignore[arg-type]
+        answered_at=_aware(r.answered_at),
+        grade=Grade.model_validate(r.grade) if r.grade else None,
+        usage=[
+            Usage(
+                model=u.model,
+                purpose=u.purpose,
+                input_tokens=u.input_tokens,
+                output_tokens=u.output_tokens,
+                cache_read_tokens=u.cache_read_tokens,
+                cache_write_tokens=u.cache_write_tokens,
+            )
+            for u in usage
+        ],
+    )

@@ -1,0 +1,138 @@
+"""The terminal front-end: read the candidate's input, call the service, render what comes back.
+
+Interactive on a TTY (an answer may span lines; an empty line sends it). With stdin piped, each
+line is one answer, and `/hint`, `/skip`, `/end` work as commands.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+from agent.domain import Grade, Prompt, SessionReport, Turn
+from agent.errors import AnswerRejected
+from agent.service import SessionService, Step
+
+MARKS = {"covered": "[green]✓[/]", "partial": "[yellow]~[/]", "missing": "[red]✗[/]"}
+RATING = {1: "again", 2: "hard", 3: "good", 4: "easy"}
+COMMANDS = ("/hint", "/skip", "/end")
+
+
+def read_answers(console: Console, interactive: bool) -> Iterator[str]:
+    """Yield one answer at a time until input ends."""
+    if not interactive:
+        for line in sys.stdin:
+            yield line.rstrip("\n")
+        return
+    while True:
+        lines: list[str] = []
+        console.print("[dim]your answer (empty line to send; /hint /skip /end):[/]")
+        while True:
+            try:
+                line = input("> " if not lines else "  ")
+            except EOFError:
+                if lines:
+                    yield "\n".join(lines)
+                return
+            if line.strip() in COMMANDS and not lines:
+                yield line.strip()
+                break
+            if not line.strip():
+                if lines:
+                    yield "\n".join(lines)
+                    break
+                continue
+            lines.append(line)
+
+
+async def run_interview(
+    coach: SessionService, console: Console, user: str, first: Step, answers: Iterator[str]
+) -> Step:
+    """Drive one interview from `first` until it finishes or input runs out."""
+    step = first
+    shown = render_step(console, step, shown=(0, 0))
+    actions: dict[str, Callable] = {"/hint": coach.hint, "/skip": coach.skip, "/end": coach.end}
+    for raw in answers:
+        if step.finished:
+            break
+        command = raw.strip().lower()
+        try:
+            if command in actions:
+                step = await actions[command](step.session_id, user)
+            else:
+                step = await coach.answer(step.session_id, user, raw)
+        except AnswerRejected as err:
+            console.print(f"[yellow]{escape(str(err))}[/]")
+            continue
+        shown = render_step(console, step, shown)
+    return step
+
+
+def render_step(console: Console, step: Step, shown: tuple[int, int]) -> tuple[int, int]:
+    """Print what is new since `shown` (the prompt seq and hint count already on screen)."""
+    for turn in step.graded:
+        render_grade(console, turn)
+    if step.notice:
+        console.print(f"[yellow]{escape(step.notice)}[/]")
+    if step.report:
+        render_report(console, step.report)
+    if not step.prompt:
+        return shown
+    seq, hints_shown = shown
+    if step.prompt.seq != seq:
+        render_prompt(console, step.prompt)
+        hints_shown = 0
+    for hint in step.hints[hints_shown:]:
+        console.print(f"[magenta]hint:[/] {escape(hint)}")
+    return step.prompt.seq, len(step.hints)
+
+
+def render_prompt(console: Console, prompt: Prompt) -> None:
+    label = "Follow-up" if prompt.is_follow_up else f"Question {prompt.number}/{prompt.total}"
+    title = f"{label} · {prompt.topic} · {prompt.kind.replace('_', ' ')}"
+    console.print(Panel(escape(prompt.text), title=title, title_align="left", border_style="cyan"))
+
+
+def render_grade(console: Console, turn: Turn) -> None:
+    grade: Grade | None = turn.grade
+    if grade is None:
+        return
+    if turn.outcome == "skipped":
+        console.print("[dim]skipped[/]")
+    console.print(
+        f"[bold]score {grade.score:.0%}[/] · rating {grade.rating} ({RATING[grade.rating]}) · graded by {grade.grader}"
+    )
+    for v in grade.verdicts:
+        line = f"  {MARKS[v.verdict]} {escape(v.key_point)}"
+        if v.evidence:
+            line += f' [dim]— "{escape(v.evidence[:100])}"[/]'
+        console.print(line)
+    if grade.feedback:
+        console.print(escape(grade.feedback))
+    if grade.next_step:
+        console.print(f"[cyan]next:[/] {escape(grade.next_step)}")
+    console.print()
+
+
+def render_report(console: Console, report: SessionReport) -> None:
+    score = "n/a" if report.score is None else f"{report.score:.0%}"
+    console.rule(f"Report · session {report.session_id} · score {score}")
+    if report.by_topic:
+        table = Table("topic", "score")
+        for topic, value in report.by_topic.items():
+            table.add_row(topic, f"{value:.0%}")
+        console.print(table)
+    for item in report.to_review:
+        console.print(Panel(
+            f"[bold]Missed:[/] {escape(item['missed'])}\n\n[bold]Model answer:[/] {escape(item['model_answer'])}",
+            title=escape(item["prompt"][:90]),
+            title_align="left",
+            border_style="yellow",
+        ))
+    if not report.to_review and report.turns:
+        console.print("Nothing to review: every key point was covered.")
