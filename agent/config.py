@@ -22,9 +22,9 @@ class Price(BaseModel):
 
 
 DEFAULT_PRICES: dict[str, Price] = {
-    "claude-sonnet-4-5": Price(input=3.0, output=15.0, cache_write=3.75, cache_read=0.30),
+    "claude-sonnet-4-6": Price(input=3.0, output=15.0, cache_write=3.75, cache_read=0.30),
     "claude-haiku-4-5": Price(input=1.0, output=5.0, cache_write=1.25, cache_read=0.10),
-    "claude-opus-4-5": Price(input=5.0, output=25.0, cache_write=6.25, cache_read=0.50),
+    "claude-opus-4-6": Price(input=5.0, output=25.0, cache_write=6.25, cache_read=0.50),
 }
 
 
@@ -61,7 +61,7 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("ANTHROPIC_BASE_URL", "anthropic_base_url")
     )
     interviewer_model: str = "claude-haiku-4-5"
-    grader_model: str = "claude-sonnet-4-5"
+    grader_model: str = "claude-sonnet-4-6"
     max_output_tokens: int = 1024
     prices: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     limits: Limits = Field(default_factory=Limits)

@@ -83,7 +83,7 @@ class SessionService:
 
     async def start(self, user: str, topic: str | None = None, questions: int | None = None, fmt: str = "concept") -> Step:
         limits = self.settings.limits
-        n = questions or limits.questions_per_session
+        n = limits.questions_per_session if questions is None else questions
         if not 1 <= n <= limits.max_questions_per_session:
             raise AnswerRejected(f"ask for between 1 and {limits.max_questions_per_session} questions, not {n}")
         topic = self.bank.require_topic(topic) if topic else None
@@ -139,7 +139,8 @@ class SessionService:
             return await self._run(session_id, user, Command(resume=action))
 
     async def _run(self, session_id: str, user: str, graph_input: Any) -> Step:
-        out = await self.graph.ainvoke(graph_input, self._config(session_id), version="v2")
+        # durability="exit": one checkpoint per action, so an action lands whole or not at all.
+        out = await self.graph.ainvoke(graph_input, self._config(session_id), version="v2", durability="exit")
         values = out.value
         new = self._persist(session_id, user, values)
         return self._step(session_id, user, values, graded=[t for t in new if t.outcome != "ended"])

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent.domain import Grade, Turn, Usage
@@ -75,6 +75,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._user_ids: dict[str, int] = {}  # a user's id never changes once created
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -91,14 +92,21 @@ class Store:
     # --- users --------------------------------------------------------------------------------
 
     def user_id(self, name: str) -> int:
-        with self._tx() as db:
-            found = db.scalar(select(UserRow.id).where(UserRow.name == name))
-            if found is not None:
-                return found
-            row = UserRow(name=name, created_at=utcnow())
-            db.add(row)
-            db.flush()
-            return row.id
+        if name in self._user_ids:
+            return self._user_ids[name]
+        try:
+            with self._tx() as db:
+                found = db.scalar(select(UserRow.id).where(UserRow.name == name))
+                if found is None:
+                    row = UserRow(name=name, created_at=utcnow())
+                    db.add(row)
+                    db.flush()
+                    found = row.id
+        except IntegrityError:  # another process created the user first
+            with self._tx() as db:
+                found = db.scalars(select(UserRow.id).where(UserRow.name == name)).one()
+        self._user_ids[name] = found
+        return found
 
     # --- sessions -----------------------------------------------------------------------------
 

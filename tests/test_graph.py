@@ -1,0 +1,99 @@
+"""The supervisor's routing, with every model reply scripted: who acted at each step."""
+
+from __future__ import annotations
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
+
+from agent.config import Limits
+from agent.domain import Grade, KeyPointVerdict
+from agent.graph import GraphDeps, build_graph
+from agent.llm.port import Ask, AskRequest, GradeRequest, HintRequest, Reply
+from tools.bank import QuestionBank
+
+pytestmark = pytest.mark.anyio
+
+
+class ScriptedLLM:
+    """Replies from a script and logs each call, so a test can assert the agents' order."""
+
+    name = "scripted"
+
+    def __init__(self, verdicts: list[dict[str, str]]) -> None:
+        self.verdicts = list(verdicts)
+        self.calls: list[str] = []
+
+    async def ask(self, request: AskRequest) -> Reply[Ask]:
+        self.calls.append("probe" if request.probes else "ask")
+        if request.probes:
+            return Reply(value=Ask(text="probe!", probed_key_point=request.probes[-1].key_point))
+        return Reply(value=Ask(text=request.question.prompt))
+
+    async def grade(self, request: GradeRequest) -> Reply[Grade]:
+        self.calls.append("grade")
+        script = self.verdicts.pop(0)
+        verdicts = [KeyPointVerdict(key_point=k, verdict=v) for k, v in script.items()]
+        score = sum(v == "covered" for v in script.values()) / len(script)
+        return Reply(value=Grade(score=score, rating=max(1, round(score * 4)), verdicts=verdicts))
+
+    async def hint(self, request: HintRequest) -> Reply[str]:
+        self.calls.append("hint")
+        return Reply(value="a nudge")
+
+
+async def run(graph, payload, thread="t1") -> list[str]:
+    """Stream one invoke and return the nodes that acted, in order ("wait": paused for the candidate)."""
+    config = {"configurable": {"thread_id": thread}, "recursion_limit": 40}
+    acted = []
+    async for update in graph.astream(payload, config, stream_mode="updates"):
+        acted.extend("wait" if k == "__interrupt__" else k for k in update)
+    return acted
+
+
+def action(kind: str, text: str = "") -> Command:
+    return Command(resume={"kind": kind, "text": text, "at": "2026-01-01T00:00:00+00:00"})
+
+
+async def test_routing_through_a_probe_a_hint_and_the_end(mini_bank: QuestionBank) -> None:
+    llm = ScriptedLLM([
+        {"faster_reads": "covered", "slower_writes": "missing", "storage": "missing"},
+        {"slower_writes": "covered"},
+    ])
+    limits = Limits(follow_ups_per_question=2)
+    graph = build_graph(GraphDeps(llm=llm, bank=mini_bank, limits=limits)).compile(checkpointer=InMemorySaver())
+    start = {"plan": ["sql.index", "caching.lru"], "position": -1, "seq": 1, "phase": "ask"}
+
+    assert await run(graph, start) == ["supervisor", "interviewer", "supervisor", "wait"]
+    # answer -> grader; a missed point with a probe -> the interviewer probes it
+    assert await run(graph, action("answer", "reads are faster")) == [
+        "candidate", "supervisor", "grader", "supervisor", "interviewer", "supervisor", "wait"]
+    # the probe is answered; no probe is left for "storage", so the next question comes
+    assert await run(graph, action("answer", "writes slow down")) == [
+        "candidate", "supervisor", "grader", "supervisor", "interviewer", "supervisor", "wait"]
+    assert await run(graph, action("hint")) == ["candidate", "supervisor", "interviewer", "supervisor", "wait"]
+    assert await run(graph, action("end")) == ["candidate", "supervisor", "finish", "supervisor"]
+    assert llm.calls == ["ask", "grade", "probe", "grade", "ask", "hint"]
+
+    state = (await graph.aget_state({"configurable": {"thread_id": "t1"}})).values
+    assert [(t["question_id"], t["outcome"], t["probed_key_point"]) for t in state["turns"]] == [
+        ("sql.index", "answered", None),
+        ("sql.index", "answered", "slower_writes"),
+        ("caching.lru", "ended", None),
+    ]
+    assert state["turns"][2]["hints"] == ["a nudge"]
+
+
+async def test_probes_stop_at_the_follow_up_budget(mini_bank: QuestionBank) -> None:
+    missing = {"reuse": "missing", "memory": "missing", "speed": "missing"}
+    llm = ScriptedLLM([missing, {"speed": "missing"}, {"memory": "missing"}])
+    graph = build_graph(GraphDeps(llm=llm, bank=mini_bank, limits=Limits(follow_ups_per_question=1))).compile(
+        checkpointer=InMemorySaver()
+    )
+    await run(graph, {"plan": ["caching.kv_cache"], "position": -1, "seq": 1, "phase": "ask"})
+    await run(graph, action("answer", "no idea"))
+    acted = await run(graph, action("answer", "still no idea"))
+    assert acted == ["candidate", "supervisor", "grader", "supervisor", "interviewer", "supervisor"]
+    assert llm.calls == ["ask", "grade", "probe", "grade"]  # one probe, then the plan is done
+    state = (await graph.aget_state({"configurable": {"thread_id": "t1"}})).values
+    assert state["phase"] == "done"
