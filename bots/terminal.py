@@ -70,6 +70,8 @@ async def run_interview(
             console.print(f"[yellow]{escape(str(err))}[/]")
             continue
         shown = render_step(console, step, shown)
+        if step.finished:
+            break
     return step
 
 
@@ -110,7 +112,7 @@ def render_grade(console: Console, turn: Turn) -> None:
     for v in grade.verdicts:
         line = f"  {MARKS[v.verdict]} {escape(v.key_point)}"
         if v.evidence:
-            line += f' [dim]— "{escape(v.evidence[:100])}"[/]'
+            line += f' [dim]— "{escape(" ".join(v.evidence.split())[:100])}"[/]'
         console.print(line)
     if grade.feedback:
         console.print(escape(grade.feedback))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -100,3 +101,38 @@ def test_sigkill_between_answers_then_resume_keeps_everything(coach_home: Path) 
     answers = [a for (a,) in db.execute("select answer from turns order by seq")]
     assert answers[0] == first and len(answers) >= 3
     assert db.execute("select status from interview_sessions").fetchall() == [("finished",)]
+
+
+def test_interactive_terminal_multiline_answer_and_clean_exit() -> None:
+    """On a TTY an answer spans lines until an empty line; after the report the command exits."""
+    import pty
+    import select
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COACH_BANK_DIR": str(MINI_BANK), "COLUMNS": "200"}
+    pid, fd = pty.fork()
+    if pid == 0:  # child: the real command on a pseudo-terminal
+        os.execve(sys.executable, [sys.executable, "-m", "bots.cli", "interview", "--offline", "-n", "1",
+                                   "--topic", "sql"], env)
+    out = b""
+
+    def read_until(marker: bytes, timeout: float = 20) -> None:
+        nonlocal out
+        deadline = time.monotonic() + timeout
+        while marker not in out and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.1)[0]:
+                try:
+                    out += os.read(fd, 65536)
+                except OSError:
+                    return
+
+    read_until(b"your answer")
+    for line in ["An index avoids a full table scan", "so lookups are faster.", ""]:
+        os.write(fd, (line + "\n").encode())
+    read_until(b"Follow-up")
+    os.write(fd, b"/end\n")
+    read_until(b"Model answer")
+    _, status = os.waitpid(pid, 0)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", out.decode(errors="replace"))
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert 'faster_reads' in text and '"An index avoids a full table scan so lookups are faster."' in " ".join(text.split())
+    assert text.count("your answer") == 2  # no prompt after the report

@@ -97,7 +97,9 @@ def content_stems(text: str) -> list[str]:
     return [stem(t) for t in tokens(text) if t not in STOPWORDS and t not in NEGATIONS]
 
 
-_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+# Sentence ends, blank lines, and line breaks that start a list item; a plain line break is
+# usually a wrapped sentence in a terminal answer, so it does not split.
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
 
 
 def sentences(text: str) -> list[str]:
