@@ -1,0 +1,28 @@
+"""`python -m mcp_server [--transport stdio|http] [--host H] [--port P] [--user U] [--offline]`."""
+
+import argparse
+import sys
+
+from agent.config import Settings
+from agent.errors import CoachError
+from mcp_server.server import serve
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m mcp_server", description="The interview coach as an MCP server.")
+    parser.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--user", default=None)
+    parser.add_argument("--offline", action="store_true", default=None)
+    args = parser.parse_args()
+    try:
+        serve(Settings(), args.transport, args.host, args.port, args.user, args.offline)
+    except CoachError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""The coach over MCP: Claude Desktop (or any MCP client) holds a mock interview through tools.
+
+    coach mcp                          # stdio, for Claude Desktop
+    coach mcp --transport http         # streamable HTTP on 127.0.0.1:8765/mcp
+    python -m mcp_server
+
+One server process serves one candidate (`--user`, default from settings): the tools never take
+a user name from the model, so a prompt cannot reach another candidate's history. Each tool is a
+few lines: call SessionService, return its pydantic result (the tool's output schema). Errors the
+model should read come back as ToolError with the message; nothing else leaks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, TypeVar
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+
+from agent.config import Settings
+from agent.domain import SessionReport
+from agent.errors import CoachError
+from agent.service import SessionService, Step
+
+INSTRUCTIONS = """Interview coach. Start a mock interview with start_interview, show the candidate
+each question exactly as returned, send their reply verbatim with answer (do not answer for
+them, do not improve their wording), then show the grade and the next question. hint, skip and
+end_interview do what they say. list_topics shows what can be practised."""
+
+T = TypeVar("T")
+
+
+@dataclass
+class CoachContext:
+    coach: SessionService
+    user: str
+
+
+class Topics(BaseModel):
+    topics: dict[str, int] = Field(description="topic -> number of questions in the bank")
+
+
+async def guarded(awaitable: Awaitable[T]) -> T:
+    """Turn a CoachError into a ToolError, whose message the model gets to read."""
+    try:
+        return await awaitable
+    except CoachError as err:
+        raise ToolError(str(err)) from None
+
+
+def build_server(settings: Settings, user: str | None = None, offline: bool | None = None) -> MCPServer:
+    candidate = user or settings.default_user
+
+    @asynccontextmanager
+    async def lifespan(_server: MCPServer) -> AsyncIterator[CoachContext]:
+        async with SessionService.open(settings, offline=offline) as coach:
+            yield CoachContext(coach=coach, user=candidate)
+
+    server = MCPServer("interview-coach", instructions=INSTRUCTIONS, lifespan=lifespan, log_level="WARNING")
+
+    def ctx_of(ctx: Context) -> CoachContext:
+        return ctx.request_context.lifespan_context
+
+    @server.tool()
+    async def list_topics(ctx: Context) -> Topics:
+        """List the topics the question bank covers, with how many questions each has."""
+        return Topics(topics=ctx_of(ctx).coach.bank.topics())
+
+    @server.tool()
+    async def start_interview(
+        ctx: Context,
+        topic: Annotated[str | None, Field(description="a topic from list_topics; omit for a mix")] = None,
+        questions: Annotated[int, Field(ge=1, le=30, description="how many main questions")] = 5,
+    ) -> Step:
+        """Start a mock interview. Returns the session id and the first question to show the candidate."""
+        c = ctx_of(ctx)
+        return await guarded(c.coach.start(c.user, topic=topic, questions=questions))
+
+    @server.tool()
+    async def answer(
+        ctx: Context,
+        session_id: str,
+        answer: Annotated[str, Field(description="the candidate's reply, verbatim")],
+    ) -> Step:
+        """Submit the candidate's answer. Returns the grade (key points covered, partial or missed,
+        with evidence and feedback) and the next question or follow-up, or the final report."""
+        c = ctx_of(ctx)
+        return await guarded(c.coach.answer(session_id, c.user, answer))
+
+    @server.tool()
+    async def hint(ctx: Context, session_id: str) -> Step:
+        """Ask for a hint on the current question (a nudge, not the answer)."""
+        c = ctx_of(ctx)
+        return await guarded(c.coach.hint(session_id, c.user))
+
+    @server.tool()
+    async def skip(ctx: Context, session_id: str) -> Step:
+        """Skip the current question; it is recorded as skipped and the next one comes."""
+        c = ctx_of(ctx)
+        return await guarded(c.coach.skip(session_id, c.user))
+
+    @server.tool()
+    async def end_interview(ctx: Context, session_id: str) -> Step:
+        """End the interview now and return the report with model answers for what was missed."""
+        c = ctx_of(ctx)
+        return await guarded(c.coach.end(session_id, c.user))
+
+    @server.tool()
+    async def session_report(ctx: Context, session_id: str) -> SessionReport:
+        """The report of one of the candidate's sessions: every turn, grade and score."""
+        c = ctx_of(ctx)
+        return await guarded(c.coach.report(session_id, c.user))
+
+    return server
+
+
+def serve(settings: Settings, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8765,
+          user: str | None = None, offline: bool | None = None) -> None:
+    """Run the server until the client goes away. Over stdio, stdout is the protocol: log to stderr."""
+    server = build_server(settings, user=user, offline=offline)
+    if transport == "stdio":
+        server.run()
+    elif transport == "http":
+        server.run("streamable-http", host=host, port=port)
+    else:
+        raise CoachError(f"unknown transport {transport!r}; use stdio or http")
