@@ -1,0 +1,63 @@
+"""The `coach` Typer app and what every command shares: settings, consoles, error handling.
+
+Commands live in `bots/commands/`, one module each; `bots/cli.py` imports them all.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+
+from agent.config import Settings
+from agent.errors import CoachError
+
+app = typer.Typer(
+    name="coach",
+    help="Agentic interview coach: mock interviews graded against rubrics, offline by default.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+@app.callback()
+def _root() -> None:
+    """Agentic interview coach: mock interviews graded against rubrics, offline by default."""
+
+
+def user_errors(fn: F) -> F:
+    """Print a CoachError as one actionable line and exit 2: no tracebacks for the user."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except CoachError as err:
+            err_console.print(f"[red]error:[/] {err}")
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err_console.print("\ninterrupted: your graded answers are saved; `coach interview --resume` continues")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as err:
+        raise CoachError(f"invalid configuration: {err}") from None
+
+
+def engine_choice(offline: bool, online: bool) -> bool | None:
+    if offline and online:
+        raise CoachError("choose one of --offline and --online")
+    return True if offline else False if online else None

@@ -1,0 +1,1 @@
+"""One module per `coach` command; importing a module registers its command on `bots.app.app`."""

@@ -1,0 +1,53 @@
+"""`coach interview`: a mock interview in the terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated
+
+import typer
+
+from agent.errors import CoachError
+from bots.app import app, console, engine_choice, load_settings, user_errors
+
+
+@app.command()
+@user_errors
+def interview(
+    offline: Annotated[bool, typer.Option("--offline", help="Use the offline interviewer and grader.")] = False,
+    online: Annotated[bool, typer.Option("--online", help="Require Claude (needs ANTHROPIC_API_KEY).")] = False,
+    topic: Annotated[str | None, typer.Option("--topic", "-t", help="Only ask about this topic.")] = None,
+    questions: Annotated[int | None, typer.Option("--questions", "-n", help="How many main questions.")] = None,
+    user: Annotated[str | None, typer.Option("--user", "-u", help="Whose practice history this is.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue your latest unfinished session.")] = False,
+    session: Annotated[str | None, typer.Option("--session", help="Continue this session id.")] = None,
+) -> None:
+    """Hold a mock interview in the terminal."""
+    from agent.service import SessionService
+    from bots.terminal import read_answers, run_interview
+
+    settings = load_settings()
+    who = user or settings.default_user
+    interactive = sys.stdin.isatty()
+
+    async def go() -> int:
+        async with SessionService.open(settings, offline=engine_choice(offline, online)) as coach:
+            session_id = session or (coach.latest_active(who) if resume else None)
+            if resume and not session_id:
+                raise CoachError(f"{who} has no unfinished session; start one with `coach interview`")
+            if session_id:
+                first = await coach.resume(session_id, who)
+                console.print(f"[dim]continuing session {session_id}[/]")
+            else:
+                first = await coach.start(who, topic=topic, questions=questions)
+                console.print(f"[dim]session {first.session_id} · {coach.llm.name} coach · user {who}[/]")
+            last = await run_interview(coach, console, who, first, read_answers(console, interactive))
+            if not last.finished:
+                console.print(
+                    f"[yellow]input ended before the interview did; session {last.session_id} is saved:[/] "
+                    "`coach interview --resume` continues it"
+                )
+            return 0
+
+    raise typer.Exit(asyncio.run(go()))
