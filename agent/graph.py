@@ -14,6 +14,7 @@ kind of action (the code runner's "code") is one entry in `ACTION_ROUTES` and on
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypedDict
 
@@ -22,6 +23,7 @@ from langgraph.types import Command
 
 from agent.config import Limits
 from agent.llm.port import LLM
+from agent.memory import Memory
 from agent.nodes.candidate import candidate_node
 from agent.nodes.grader import make_grader
 from agent.nodes.interviewer import make_finish, make_interviewer
@@ -41,10 +43,15 @@ class Action(TypedDict):
 class InterviewState(TypedDict, total=False):
     session_id: str
     user: str
-    plan: list[str]
-    """Question ids of the main questions, in order."""
+    plan: list[dict[str, Any]]
+    """One slot per main question (`agent.planner.Slot`): what may fill it."""
     position: int
     """Index into `plan` of the question being discussed; -1 before the first."""
+    question_id: str
+    """The main question being discussed."""
+    asked: list[str]
+    difficulty: int
+    """The difficulty the next main question aims at (1-3); moves with the answers."""
     seq: int
     """Sequence number the next asked turn gets."""
     phase: Phase
@@ -82,6 +89,8 @@ class GraphDeps:
     llm: LLM
     bank: QuestionBank
     limits: Limits
+    memory_of: Callable[[str], Memory] = lambda _user: Memory()
+    """The user's memory (due reviews, seen questions, mastery); empty for a stateless graph."""
 
 
 def build_graph(deps: GraphDeps) -> StateGraph:

@@ -1,45 +1,36 @@
-"""Which questions an interview asks: the plan the graph walks through.
+"""The shape of an interview: one slot per main question, each saying what may fill it.
 
-Deterministic for a given session id. Questions the user saw recently go last; without a topic
-the plan spreads across topics; difficulty rises through the interview.
+The plan is fixed when the session starts; which question fills a slot is decided when the
+interviewer reaches it (`agent.memory.choose_question`), so the choice can follow the candidate:
+due reviews, weak topics, and a difficulty that moves with their answers.
 """
 
 from __future__ import annotations
 
-import random
+from typing import TypedDict
 
-from agent.domain import Question
+from agent.domain import Question, QuestionKind
 from tools.bank import QuestionBank
 
-SPOKEN_KINDS = ("concept", "rapid_fire")
+SPOKEN_KINDS: tuple[QuestionKind, ...] = ("concept", "rapid_fire")
+ALL_SPOKEN: tuple[QuestionKind, ...] = ("concept", "rapid_fire", "system_design", "behavioural")
 
 
-def plan_questions(
-    bank: QuestionBank, session_id: str, n: int, topic: str | None, seen: set[str]
-) -> list[str]:
-    rng = random.Random(session_id)
-    if topic:
-        pool = [q for q in bank.questions(topic=topic) if q.kind != "coding"]
-    else:
-        pool = [q for q in bank.questions() if q.kind in SPOKEN_KINDS]
-    rng.shuffle(pool)
-    pool.sort(key=lambda q: q.id in seen)  # stable: unseen first, shuffled within each group
-    if topic:
-        chosen = pool[:n]
-    else:
-        chosen = _spread(pool, n)
-    chosen.sort(key=lambda q: q.difficulty)
-    return [q.id for q in chosen]
+class Slot(TypedDict, total=False):
+    topic: str | None
+    kinds: list[str]
+    question: str
+    """A fixed question id (a scripted interview); topic and kinds are then ignored."""
 
 
-def _spread(pool: list[Question], n: int) -> list[Question]:
-    """Round-robin over topics so a short interview still samples several."""
-    by_topic: dict[str, list[Question]] = {}
-    for q in pool:
-        by_topic.setdefault(q.topic, []).append(q)
-    chosen: list[Question] = []
-    while len(chosen) < n and any(by_topic.values()):
-        for queue in by_topic.values():
-            if queue and len(chosen) < n:
-                chosen.append(queue.pop(0))
-    return chosen
+def plan_slots(n: int, topic: str | None) -> list[Slot]:
+    """A topic interview may ask any spoken kind; a mixed one sticks to concept and rapid-fire."""
+    kinds = list(ALL_SPOKEN if topic else SPOKEN_KINDS)
+    return [Slot(topic=topic, kinds=kinds) for _ in range(n)]
+
+
+def candidates(bank: QuestionBank, slot: Slot) -> list[Question]:
+    if "question" in slot:
+        return [bank.question(slot["question"])]
+    kinds = slot.get("kinds") or ALL_SPOKEN
+    return [q for q in bank.questions(topic=slot.get("topic")) if q.kind in kinds]

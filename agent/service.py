@@ -30,7 +30,8 @@ from agent.graph import GraphDeps, build_graph
 from agent.guardrails import check_answer, cost_usd
 from agent.llm.factory import make_llm
 from agent.llm.port import LLM
-from agent.planner import plan_questions
+from agent.memory import starting_difficulty
+from agent.planner import plan_slots
 from agent.report import build_report
 from agent.store.repository import Store
 from tools.bank import QuestionBank
@@ -56,7 +57,8 @@ class SessionService:
         self.store = store
         self.bank = bank
         self.llm = llm
-        self.graph = build_graph(GraphDeps(llm=llm, bank=bank, limits=settings.limits)).compile(
+        deps = GraphDeps(llm=llm, bank=bank, limits=settings.limits, memory_of=store.memory_of)
+        self.graph = build_graph(deps).compile(
             checkpointer=checkpointer
         )
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -88,8 +90,16 @@ class SessionService:
             raise AnswerRejected(f"ask for between 1 and {limits.max_questions_per_session} questions, not {n}")
         topic = self.bank.require_topic(topic) if topic else None
         session_id = self.store.create_session(user, fmt, [topic] if topic else [], n, self.llm.name)
-        plan = plan_questions(self.bank, session_id, n, topic, self.store.seen_questions(user))
-        state = {"session_id": session_id, "user": user, "plan": plan, "position": -1, "seq": 1, "phase": "ask"}
+        mastery = {m.topic: m.mastery for m in self.store.memory_of(user).mastery}
+        state = {
+            "session_id": session_id,
+            "user": user,
+            "plan": plan_slots(n, topic),
+            "position": -1,
+            "seq": 1,
+            "phase": "ask",
+            "difficulty": starting_difficulty(mastery.get(topic) if topic else None),
+        }
         async with self._locks[session_id]:
             return await self._run(session_id, user, state)
 

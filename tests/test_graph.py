@@ -62,7 +62,7 @@ async def test_routing_through_a_probe_a_hint_and_the_end(mini_bank: QuestionBan
     ])
     limits = Limits(follow_ups_per_question=2)
     graph = build_graph(GraphDeps(llm=llm, bank=mini_bank, limits=limits)).compile(checkpointer=InMemorySaver())
-    start = {"plan": ["sql.index", "caching.lru"], "position": -1, "seq": 1, "phase": "ask"}
+    start = {"session_id": "s1", "user": "u", "plan": [{"question": "sql.index"}, {"question": "caching.lru"}], "position": -1, "seq": 1, "phase": "ask"}
 
     assert await run(graph, start) == ["supervisor", "interviewer", "supervisor", "wait"]
     # answer -> grader; a missed point with a probe -> the interviewer probes it
@@ -90,7 +90,7 @@ async def test_probes_stop_at_the_follow_up_budget(mini_bank: QuestionBank) -> N
     graph = build_graph(GraphDeps(llm=llm, bank=mini_bank, limits=Limits(follow_ups_per_question=1))).compile(
         checkpointer=InMemorySaver()
     )
-    await run(graph, {"plan": ["caching.kv_cache"], "position": -1, "seq": 1, "phase": "ask"})
+    await run(graph, {"session_id": "s1", "user": "u", "plan": [{"question": "caching.kv_cache"}], "position": -1, "seq": 1, "phase": "ask"})
     await run(graph, action("answer", "no idea"))
     acted = await run(graph, action("answer", "still no idea"))
     assert acted == ["candidate", "supervisor", "grader", "supervisor", "interviewer", "supervisor"]

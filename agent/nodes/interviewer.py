@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from agent.llm.port import AskRequest, HintRequest
+from agent.memory import choose_question, target_difficulty
+from agent.planner import candidates
 
 if TYPE_CHECKING:
     from agent.graph import GraphDeps
@@ -19,6 +21,11 @@ def _summary(turns: list[dict[str, Any]]) -> str:
     """A bounded recap of recent turns for the model: topics and scores, never full answers."""
     recent = [t for t in turns if t.get("grade")][-5:]
     return "; ".join(f"{t['question_id']} scored {t['grade']['score']:.2f}" for t in recent)
+
+
+def _last_main_score(turns: list[dict[str, Any]]) -> float | None:
+    main = [t for t in turns if t.get("follow_up_of") is None and t.get("grade")]
+    return main[-1]["grade"]["score"] if main else None
 
 
 def make_interviewer(deps: GraphDeps):
@@ -38,11 +45,29 @@ def make_interviewer(deps: GraphDeps):
         if position >= 0:
             probes = _open_probes(state)
             if probes:
-                return await _ask(state, position, probes)
+                return await _ask(state, state["question_id"], position, probes)
         position += 1
         if position >= len(state["plan"]):
             return {"phase": "done"}
-        return await _ask({**state, "probed": [], "open_points": []}, position, [])
+        difficulty = target_difficulty(state.get("difficulty", 2), _last_main_score(turns))
+        choice = choose_question(
+            candidates(deps.bank, state["plan"][position]),
+            deps.memory_of(state["user"]),
+            asked=state.get("asked", []),
+            difficulty=difficulty,
+            salt=state["session_id"],
+        )
+        if choice is None:
+            return {"phase": "done", "notice": "There are no more questions that fit this interview."}
+        fresh = {**state, "probed": [], "open_points": []}
+        update = await _ask(fresh, choice.question.id, position, [])
+        update.update(
+            asked=state.get("asked", []) + [choice.question.id],
+            question_id=choice.question.id,
+            difficulty=difficulty,
+        )
+        update["current"]["chosen_because"] = choice.reason
+        return update
 
     def _open_probes(state: dict[str, Any]):
         last = state["turns"][-1] if state.get("turns") else None
@@ -51,12 +76,12 @@ def make_interviewer(deps: GraphDeps):
         probed = state.get("probed", [])
         if len(probed) >= limits.follow_ups_per_question:
             return []
-        question = deps.bank.question(state["plan"][state["position"]])
+        question = deps.bank.question(state["question_id"])
         open_points = set(state.get("open_points", []))
         return [fu for fu in question.follow_ups if fu.key_point in open_points and fu.key_point not in probed]
 
-    async def _ask(state: dict[str, Any], position: int, probes) -> dict[str, Any]:
-        question = deps.bank.question(state["plan"][position])
+    async def _ask(state: dict[str, Any], question_id: str, position: int, probes) -> dict[str, Any]:
+        question = deps.bank.question(question_id)
         reply = await deps.llm.ask(
             AskRequest(
                 question=question,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -87,4 +87,33 @@ class TopicMasteryRow(Base):
     mastery: Mapped[float] = mapped_column(Float)
     evidence: Mapped[int]
     lapses: Mapped[int]
+    updated_at: Mapped[datetime]
+
+
+class ReviewCardRow(Base):
+    """One spaced-repetition card per user and question (FSRS state as JSON)."""
+
+    __tablename__ = "review_cards"
+    __table_args__ = (Index("ix_review_cards_user_due", "user_id", "due"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    question_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(80))
+    card: Mapped[dict[str, Any]]
+    due: Mapped[datetime]
+    reviews: Mapped[int]
+    lapses: Mapped[int]
+    last_rating: Mapped[int]
+    updated_at: Mapped[datetime]
+
+
+class BudgetRow(Base):
+    """Spend and reservations for one budget scope ("global:DAY", "user:NAME:DAY", "session:ID")."""
+
+    __tablename__ = "budgets"
+
+    scope: Mapped[str] = mapped_column(String(160), primary_key=True)
+    limit_usd: Mapped[float] = mapped_column(Float)
+    spent_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    reserved_usd: Mapped[float] = mapped_column(Float, default=0.0)
     updated_at: Mapped[datetime]

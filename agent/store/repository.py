@@ -7,6 +7,7 @@ Writes are idempotent where a crash could make the service repeat them: turns ar
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from agent.domain import Grade, Turn, Usage
 from agent.errors import ConfigError, NotFound
 from agent.store import migrate
-from agent.store.models import SessionRow, TopicMasteryRow, TurnRow, UsageRow, UserRow
+from agent import memory
+from agent.store.models import ReviewCardRow, SessionRow, TopicMasteryRow, TurnRow, UsageRow, UserRow
 
 
 def utcnow() -> datetime:
@@ -179,21 +181,9 @@ class Store:
                 db.add(_turn_row(session_id, t))
                 for u in t.usage:
                     db.add(_usage_row(uid, session_id, t.seq, u, price(u)))
-                if t.grade is not None:
-                    _update_mastery(db, uid, t.topic, t.grade.score, lapsed=t.grade.rating == 1)
+                if t.grade is not None and t.follow_up_of is None:
+                    _remember(db, uid, t)
         return new
-
-    def seen_questions(self, user: str, last_sessions: int = 5) -> set[str]:
-        with self._tx() as db:
-            recent = (
-                select(SessionRow.id)
-                .join(UserRow, UserRow.id == SessionRow.user_id)
-                .where(UserRow.name == user)
-                .order_by(SessionRow.started_at.desc())
-                .limit(last_sessions)
-                .scalar_subquery()
-            )
-            return set(db.scalars(select(TurnRow.question_id).where(TurnRow.session_id.in_(recent))))
 
     def turns(self, session_id: str) -> list[Turn]:
         with self._tx() as db:
@@ -218,26 +208,87 @@ class Store:
         with self._tx() as db:
             return list(db.scalars(select(UsageRow).where(UsageRow.session_id == session_id)))
 
-    # --- topic mastery ------------------------------------------------------------------------
+    # --- memory ------------------------------------------------------------------------------
 
-    def mastery(self, user: str) -> dict[str, tuple[float, int]]:
+    def memory_of(self, user: str, now: datetime | None = None, due_limit: int = 50) -> memory.Memory:
+        """Everything question selection needs about `user`: due reviews, seen questions, mastery."""
+        uid = self.user_id(user)
+        now = now or utcnow()
+        with self._tx() as db:
+            due = db.scalars(
+                select(ReviewCardRow.question_id)
+                .where(ReviewCardRow.user_id == uid, ReviewCardRow.due <= now)
+                .order_by(ReviewCardRow.due)
+                .limit(due_limit)
+            ).all()
+            seen = db.scalars(select(ReviewCardRow.question_id).where(ReviewCardRow.user_id == uid)).all()
+            mastery = db.scalars(select(TopicMasteryRow).where(TopicMasteryRow.user_id == uid)).all()
+            return memory.Memory(
+                due=tuple(due),
+                seen=frozenset(seen),
+                mastery=tuple(memory.TopicMastery(m.topic, m.mastery, m.evidence, m.lapses) for m in mastery),
+            )
+
+    def due_by_topic(self, user: str, now: datetime | None = None) -> Counter[str]:
         uid = self.user_id(user)
         with self._tx() as db:
-            rows = db.scalars(select(TopicMasteryRow).where(TopicMasteryRow.user_id == uid))
-            return {r.topic: (r.mastery, r.evidence) for r in rows}
+            rows = db.execute(
+                select(ReviewCardRow.topic, func.count())
+                .where(ReviewCardRow.user_id == uid, ReviewCardRow.due <= (now or utcnow()))
+                .group_by(ReviewCardRow.topic)
+            ).all()
+        return Counter({topic: n for topic, n in rows})
+
+    def due_reviews(self, user: str, now: datetime | None = None) -> list[tuple[str, str, datetime]]:
+        """(question id, topic, due) of every card due by `now`, most overdue first."""
+        uid = self.user_id(user)
+        with self._tx() as db:
+            rows = db.execute(
+                select(ReviewCardRow.question_id, ReviewCardRow.topic, ReviewCardRow.due)
+                .where(ReviewCardRow.user_id == uid, ReviewCardRow.due <= (now or utcnow()))
+                .order_by(ReviewCardRow.due)
+            ).all()
+        return [(q, t, _aware(d)) for q, t, d in rows]  # type: ignore[misc]
+
+    def score_history(self, user: str) -> list[tuple[datetime, str, float]]:
+        """(answered at, topic, score) of every graded main answer, oldest first."""
+        uid = self.user_id(user)
+        with self._tx() as db:
+            rows = db.execute(
+                select(TurnRow.answered_at, TurnRow.topic, TurnRow.score)
+                .join(SessionRow, SessionRow.id == TurnRow.session_id)
+                .where(SessionRow.user_id == uid, TurnRow.score.is_not(None), TurnRow.follow_up_of.is_(None))
+                .order_by(TurnRow.answered_at)
+            ).all()
+        return [(_aware(at), topic, score) for at, topic, score in rows]  # type: ignore[misc]
 
 
-def _update_mastery(db: Session, uid: int, topic: str, score: float, lapsed: bool) -> None:
-    """Recent-weighted mastery: each new grade moves the estimate a third of the way."""
-    row = db.get(TopicMasteryRow, (uid, topic))
+def _remember(db: Session, uid: int, turn: Turn) -> None:
+    """Review the question's card with the grade's rating and move the topic's mastery."""
+    assert turn.grade is not None
+    at = turn.answered_at or utcnow()
+    card_row = db.get(ReviewCardRow, (uid, turn.question_id))
+    lapsed = bool(card_row and card_row.last_rating >= 3 and turn.grade.rating == 1)
+    card = memory.review(card_row.card if card_row else None, turn.grade.rating, at)
+    if card_row is None:
+        card_row = ReviewCardRow(user_id=uid, question_id=turn.question_id, topic=turn.topic, reviews=0, lapses=0)
+        db.add(card_row)
+    card_row.card = card
+    card_row.due = memory.due_at(card)
+    card_row.reviews += 1
+    card_row.lapses += int(lapsed)
+    card_row.last_rating = turn.grade.rating
+    card_row.updated_at = at
+
+    row = db.get(TopicMasteryRow, (uid, turn.topic))
     if row is None:
-        row = TopicMasteryRow(user_id=uid, topic=topic, mastery=score, evidence=0, lapses=0)
+        row = TopicMasteryRow(user_id=uid, topic=turn.topic, mastery=turn.grade.score, evidence=0, lapses=0)
         db.add(row)
     else:
-        row.mastery = row.mastery + (score - row.mastery) / 3
+        row.mastery = memory.next_mastery(row.mastery, row.evidence, turn.grade.score)
     row.evidence += 1
     row.lapses += int(lapsed)
-    row.updated_at = utcnow()
+    row.updated_at = at
 
 
 def _usage_row(uid: int, session_id: str, seq: int, u: Usage, cost: float) -> UsageRow:

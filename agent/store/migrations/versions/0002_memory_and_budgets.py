@@ -1,0 +1,49 @@
+"""memory and budgets
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0002'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('budgets',
+    sa.Column('scope', sa.String(length=160), nullable=False),
+    sa.Column('limit_usd', sa.Float(), nullable=False),
+    sa.Column('spent_usd', sa.Float(), nullable=False),
+    sa.Column('reserved_usd', sa.Float(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('scope')
+    )
+    op.create_table('review_cards',
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('question_id', sa.String(length=80), nullable=False),
+    sa.Column('topic', sa.String(length=80), nullable=False),
+    sa.Column('card', sa.JSON(), nullable=False),
+    sa.Column('due', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('reviews', sa.Integer(), nullable=False),
+    sa.Column('lapses', sa.Integer(), nullable=False),
+    sa.Column('last_rating', sa.Integer(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('user_id', 'question_id')
+    )
+    with op.batch_alter_table('review_cards', schema=None) as batch_op:
+        batch_op.create_index('ix_review_cards_user_due', ['user_id', 'due'], unique=False)
+
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('review_cards', schema=None) as batch_op:
+        batch_op.drop_index('ix_review_cards_user_due')
+
+    op.drop_table('review_cards')
+    op.drop_table('budgets')
