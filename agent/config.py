@@ -7,6 +7,7 @@ variable at a temp dir. Values come from the environment and an optional `.env` 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,14 +29,33 @@ DEFAULT_PRICES: dict[str, Price] = {
 }
 
 
+class Budgets(BaseModel):
+    """Model spend caps in US dollars. At `warn_at` of any cap the candidate is told; at the cap
+    the coach falls back to the offline interviewer and grader, or stops (`on_exhausted`)."""
+
+    session_usd: float = 0.50
+    user_daily_usd: float = 2.00
+    global_daily_usd: float = 25.00
+    warn_at: float = 0.8
+    on_exhausted: Literal["offline", "stop"] = "offline"
+
+
 class Limits(BaseModel):
     max_answer_chars: int = 20_000
+    max_code_chars: int = 50_000
+    messages_per_minute: int = 20
+    """Actions one user may send per minute (answers, hints) on shared front-ends; 0 = no limit."""
+    model_calls_per_turn: int = 4
+    """Model calls one candidate action may trigger before the coach stops asking the model."""
     questions_per_session: int = 5
     max_questions_per_session: int = 30
     follow_ups_per_question: int = 2
     hints_per_question: int = 2
+    max_steps_per_action: int = 12
+    """Supervisor visits one candidate action may take (a normal turn takes 3) before the coach
+    ends the step with a message."""
     recursion_limit: int = 40
-    """Graph steps allowed in one invoke (one candidate action). A turn takes about 6."""
+    """LangGraph's own cap on node runs per invoke: the backstop behind max_steps_per_action."""
     max_turns_per_session: int = 120
 
 
@@ -65,9 +85,14 @@ class Settings(BaseSettings):
     max_output_tokens: int = 1024
     prices: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     limits: Limits = Field(default_factory=Limits)
+    budgets: Budgets = Field(default_factory=Budgets)
     default_user: str = "local"
     bank_dir: Path | None = None
     """A directory of question YAML files to use instead of the bank shipped with the coach."""
+
+    def for_local_terminal(self) -> Settings:
+        """The terminal has one local user, so the per-user message rate limit is off."""
+        return self.model_copy(update={"limits": self.limits.model_copy(update={"messages_per_minute": 0})})
 
     @property
     def home_dir(self) -> Path:

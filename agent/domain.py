@@ -173,6 +173,29 @@ class Usage(BaseModel):
 
 # --- the interview -------------------------------------------------------------------------------
 
+GuardrailKind = Literal["budget_warning", "budget_exhausted", "model_call_cap", "step_limit", "rate_limited"]
+
+
+class GuardrailEvent(BaseModel):
+    """A guardrail acted: the candidate sees the message; the transcript keeps the event."""
+
+    kind: GuardrailKind
+    message: str
+    at: datetime
+
+
+class CodeRun(BaseModel):
+    """One submission of code for a coding question and what the sandbox made of it."""
+
+    code: str
+    status: str
+    passed: int = 0
+    total: int = 0
+    duration_ms: float = 0.0
+    result: dict[str, Any] = Field(default_factory=dict)
+    """The runner's full result (per-test records; expected values only for visible cases)."""
+    at: datetime
+
 TurnOutcome = Literal["answered", "skipped", "ended"]
 
 
@@ -194,6 +217,10 @@ class Turn(BaseModel):
     answered_at: datetime | None = None
     grade: Grade | None = None
     usage: list[Usage] = Field(default_factory=list)
+    chosen_because: str = ""
+    """Why the interviewer picked this question: review due, weak topic, new material."""
+    guardrail_events: list[GuardrailEvent] = Field(default_factory=list)
+    code_runs: list[CodeRun] = Field(default_factory=list)
 
 
 class Prompt(BaseModel):

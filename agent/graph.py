@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
 
-from agent.config import Limits
+from agent.config import Budgets, Limits
+from agent.guardrails import CostGate, GuardedLLM, budget_scopes
 from agent.llm.port import LLM
 from agent.memory import Memory
 from agent.nodes.candidate import candidate_node
@@ -67,21 +68,43 @@ class InterviewState(TypedDict, total=False):
     context: str
     notice: str
     """A message for the candidate from the last step (e.g. a guardrail), shown once."""
+    model_calls: int
+    """Model calls made since the candidate's last action (capped per turn)."""
+    steps: int
+    """Supervisor visits since the candidate's last action (capped per action)."""
 
 
 ACTION_ROUTES: dict[str, str] = {"answer": "grader", "skip": "grader", "hint": "interviewer", "end": "finish"}
 PHASE_ROUTES: dict[str, str] = {"ask": "interviewer", "await": "candidate"}
 
 
-def supervisor(state: InterviewState) -> Command[str]:
-    """Route on the interview's phase, then on what the candidate asked for."""
-    phase = state.get("phase", "ask")
-    if phase == "done":
-        return Command(goto=END)
-    if phase == "act":
-        action = state.get("action") or {}
-        return Command(goto=ACTION_ROUTES.get(action.get("kind", ""), "candidate"))
-    return Command(goto=PHASE_ROUTES[phase])
+STUCK = ("The coach went round in circles on that step and stopped it; what was graded is saved. "
+         "Send your answer again (or anything, if no question is shown), or /skip.")
+
+
+def make_supervisor(limits: Limits):
+    def supervisor(state: InterviewState) -> Command[str]:
+        """Route on the interview's phase, then on what the candidate asked for.
+
+        Counts its own visits since the candidate's last action: past the per-action cap the
+        turn ends gracefully (back to the candidate with a message), never with an exception.
+        """
+        steps = state.get("steps", 0) + 1
+        phase = state.get("phase", "ask")
+        if phase == "done":
+            return Command(goto=END)
+        if steps > limits.max_steps_per_action and phase != "await":
+            # Back to the candidate: with a question open they answer it again; without one,
+            # their next message just lets the interviewer carry on.
+            return Command(goto="candidate", update={"phase": "await", "action": None, "notice": STUCK, "steps": steps})
+        if phase == "act":
+            action = state.get("action") or {}
+            goto = ACTION_ROUTES.get(action.get("kind", ""), "candidate")
+        else:
+            goto = PHASE_ROUTES[phase]
+        return Command(goto=goto, update={"steps": steps})
+
+    return supervisor
 
 
 @dataclass(frozen=True)
@@ -91,11 +114,19 @@ class GraphDeps:
     limits: Limits
     memory_of: Callable[[str], Memory] = lambda _user: Memory()
     """The user's memory (due reviews, seen questions, mastery); empty for a stateless graph."""
+    gate: CostGate | None = None
+    """Prices, budgets and the ledger; None runs without cost budgets (tests, offline)."""
+    budgets: Budgets = field(default_factory=Budgets)
+
+    def model(self, state: dict[str, Any]) -> GuardedLLM:
+        """The model for one step of this session, inside its call cap and budgets."""
+        scopes = budget_scopes(self.budgets, state.get("user", ""), state.get("session_id", ""))
+        return GuardedLLM(self.llm, self.gate, scopes, state.get("model_calls", 0), self.limits)
 
 
 def build_graph(deps: GraphDeps) -> StateGraph:
     graph = StateGraph(InterviewState)
-    graph.add_node("supervisor", supervisor, destinations=("interviewer", "candidate", "grader", "finish", END))
+    graph.add_node("supervisor", make_supervisor(deps.limits), destinations=("interviewer", "candidate", "grader", "finish", END))
     graph.add_node("interviewer", make_interviewer(deps))
     graph.add_node("candidate", candidate_node)
     graph.add_node("grader", make_grader(deps))

@@ -1,10 +1,37 @@
-"""Guardrails: input limits and pricing. (Budgets and rate limits grow here.)"""
+"""Guardrails: input limits, a per-user rate limit, pricing, cost budgets and per-turn model caps.
+
+`GuardedLLM` wraps the session's model adapter for one graph step. Before each call it checks
+the per-turn call cap and reserves the call's worst-case cost in the session, user-day and
+global-day budgets; after it, it settles the real cost. When a cap or a budget is reached it
+answers from the offline coach instead (or stops, if configured), and records a
+`GuardrailEvent` that reaches the candidate as a notice and the transcript as an event.
+"""
 
 from __future__ import annotations
 
-from agent.config import Limits, Price
-from agent.domain import Usage
-from agent.errors import AnswerRejected
+import math
+import time
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from agent.config import Budgets, Limits, Price
+from agent.domain import GuardrailEvent, GuardrailKind, Usage
+from agent.errors import AnswerRejected, CoachError
+from agent.llm.offline import OfflineLLM
+from agent.llm.port import LLM, Ask, AskRequest, GradeRequest, HintRequest, Reply
+from agent.store.budget import BudgetLedger, Scope
+
+T = TypeVar("T")
+
+
+class BudgetExhausted(CoachError):
+    pass
+
+
+class RateLimited(CoachError):
+    pass
 
 
 def check_answer(text: str, limits: Limits) -> str:
@@ -31,3 +58,121 @@ def cost_usd(usage: Usage, prices: dict[str, Price]) -> float:
         + usage.cache_write_tokens * price.cache_write
         + usage.cache_read_tokens * price.cache_read
     ) / 1_000_000
+
+
+class RateLimiter:
+    """At most `per_minute` actions per user in any sliding minute (in this process); 0 = off."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self._clock = clock
+        self._seen: defaultdict[str, deque[float]] = defaultdict(deque)
+
+    def check(self, user: str) -> None:
+        if not self.per_minute:
+            return
+        now = self._clock()
+        window = self._seen[user]
+        while window and window[0] <= now - 60:
+            window.popleft()
+        if len(window) >= self.per_minute:
+            wait = max(1, math.ceil(60 - (now - window[0])))
+            raise RateLimited(f"Slow down: at most {self.per_minute} messages a minute. Try again in {wait} s.")
+        window.append(now)
+
+
+def budget_scopes(budgets: Budgets, user: str, session_id: str, now: datetime | None = None) -> list[Scope]:
+    day = (now or datetime.now(UTC)).date().isoformat()
+    return [
+        Scope(f"session:{session_id}", budgets.session_usd),
+        Scope(f"user:{user}:{day}", budgets.user_daily_usd),
+        Scope(f"global:{day}", budgets.global_daily_usd),
+    ]
+
+
+class CostGate:
+    """What a GuardedLLM needs to price, reserve and settle calls; one per service."""
+
+    def __init__(self, ledger: BudgetLedger, budgets: Budgets, prices: dict[str, Price],
+                 interviewer_model: str, grader_model: str, max_output_tokens: int) -> None:
+        self.ledger = ledger
+        self.budgets = budgets
+        self.prices = prices
+        self.models = {"ask": interviewer_model, "hint": interviewer_model, "grade": grader_model}
+        self.max_output_tokens = max_output_tokens
+
+    def estimate(self, purpose: str, chars: int) -> float:
+        """Worst case: the whole prompt uncached (~3 characters a token, plus instructions) and
+        every output token used."""
+        usage = Usage(model=self.models[purpose], input_tokens=chars // 3 + 600, output_tokens=self.max_output_tokens)
+        return cost_usd(usage, self.prices)
+
+
+class GuardedLLM:
+    """The session's model for one graph step, inside the call cap and the cost budgets."""
+
+    def __init__(self, inner: LLM, gate: CostGate | None, scopes: list[Scope], calls_so_far: int, limits: Limits) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.gate = gate
+        self.scopes = scopes
+        self.calls = calls_so_far
+        self.limits = limits
+        self.events: list[GuardrailEvent] = []
+        self._offline = OfflineLLM()
+
+    async def ask(self, request: AskRequest) -> Reply[Ask]:
+        chars = len(request.question.prompt) + len(request.last_answer) + len(request.context)
+        return await self._call("ask", chars, lambda m: m.ask(request))
+
+    async def grade(self, request: GradeRequest) -> Reply:
+        chars = len(request.question.prompt) + len(request.answer) + 120 * len(request.question.key_points)
+        return await self._call("grade", chars, lambda m: m.grade(request))
+
+    async def hint(self, request: HintRequest) -> Reply[str]:
+        return await self._call("hint", len(request.question.prompt) + 400, lambda m: m.hint(request))
+
+    async def _call(self, purpose: str, chars: int, call: Callable[[LLM], Awaitable[Reply[T]]]) -> Reply[T]:
+        if self.inner.name == self._offline.name:
+            return await call(self.inner)
+        if self.calls >= self.limits.model_calls_per_turn:
+            self._event("model_call_cap", "The model was called too often for one answer; the offline "
+                        "coach finished this step.")
+            return await call(self._offline)
+        self.calls += 1
+        if self.gate is None:
+            return await call(self.inner)
+        estimate = self.gate.estimate(purpose, chars)
+        full = self.gate.ledger.reserve(self.scopes, estimate)
+        if full is not None:
+            return await self._exhausted(full, call)
+        actual = 0.0
+        try:
+            reply = await call(self.inner)
+            actual = sum(cost_usd(u, self.gate.prices) for u in reply.usage)
+            return reply
+        finally:
+            self.gate.ledger.settle(self.scopes, estimate, actual)
+            self._warn_if_near()
+
+    async def _exhausted(self, scope: str, call: Callable[[LLM], Awaitable[Reply[T]]]) -> Reply[T]:
+        what = scope.split(":")[0]
+        label = {"session": "this session's", "user": "your daily", "global": "today's shared"}[what]
+        if self.gate and self.gate.budgets.on_exhausted == "stop":
+            raise BudgetExhausted(f"{label.capitalize()} model budget is used up. Continue with "
+                                  "`--offline`, or raise the budget in COACH_BUDGETS__*.")
+        self._event("budget_exhausted", f"{label.capitalize()} model budget is used up; the offline "
+                    "interviewer and grader take over.")
+        return await call(self._offline)
+
+    def _warn_if_near(self) -> None:
+        assert self.gate is not None
+        for spend in self.gate.ledger.spend(self.scopes):
+            if spend.share >= self.gate.budgets.warn_at:
+                self._event("budget_warning", f"{spend.share:.0%} of the {spend.scope.split(':')[0]} model "
+                            f"budget (${spend.limit_usd:.2f}) is used.")
+                return
+
+    def _event(self, kind: GuardrailKind, message: str) -> None:
+        if not any(e.kind == kind for e in self.events):
+            self.events.append(GuardrailEvent(kind=kind, message=message, at=datetime.now(UTC)))

@@ -13,12 +13,14 @@ the same thread.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+import logging
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from langgraph.errors import GraphRecursionError
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
@@ -26,15 +28,19 @@ from agent.checkpoint import open_checkpointer
 from agent.config import Settings
 from agent.domain import Prompt, SessionReport, Turn
 from agent.errors import AnswerRejected, SessionClosed
-from agent.graph import GraphDeps, build_graph
-from agent.guardrails import check_answer, cost_usd
+from agent.graph import STUCK, GraphDeps, build_graph
+from agent.guardrails import CostGate, RateLimiter, check_answer, cost_usd
 from agent.llm.factory import make_llm
 from agent.llm.port import LLM
-from agent.memory import starting_difficulty
+from agent.memory import WeakTopic, starting_difficulty, weak_topics
 from agent.planner import plan_slots
 from agent.report import build_report
+from agent.store.budget import BudgetLedger
 from agent.store.repository import Store
 from tools.bank import QuestionBank
+
+
+log = logging.getLogger(__name__)
 
 
 class Step(BaseModel):
@@ -51,17 +57,42 @@ class Step(BaseModel):
     report: SessionReport | None = None
 
 
+class DueReview(BaseModel):
+    question_id: str
+    topic: str
+    due: datetime
+
+
+class ScorePoint(BaseModel):
+    at: datetime
+    topic: str
+    score: float
+
+
+class Progress(BaseModel):
+    user: str
+    weak_topics: list[WeakTopic]
+    due: list[DueReview]
+    history: list[ScorePoint]
+
+
 class SessionService:
     def __init__(self, settings: Settings, store: Store, bank: QuestionBank, llm: LLM, checkpointer: Any) -> None:
         self.settings = settings
         self.store = store
         self.bank = bank
         self.llm = llm
-        deps = GraphDeps(llm=llm, bank=bank, limits=settings.limits, memory_of=store.memory_of)
+        gate = CostGate(
+            BudgetLedger(store.engine), settings.budgets, settings.prices,
+            settings.interviewer_model, settings.grader_model, settings.max_output_tokens,
+        )
+        deps = GraphDeps(llm=llm, bank=bank, limits=settings.limits, memory_of=store.memory_of,
+                         gate=gate, budgets=settings.budgets)
         self.graph = build_graph(deps).compile(
             checkpointer=checkpointer
         )
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._rate = RateLimiter(settings.limits.messages_per_minute)
 
     @classmethod
     @asynccontextmanager
@@ -105,9 +136,11 @@ class SessionService:
 
     async def answer(self, session_id: str, user: str, text: str) -> Step:
         answer = check_answer(text, self.settings.limits)
+        self._rate.check(user)
         return await self._act(session_id, user, "answer", answer)
 
     async def hint(self, session_id: str, user: str) -> Step:
+        self._rate.check(user)
         return await self._act(session_id, user, "hint")
 
     async def skip(self, session_id: str, user: str) -> Step:
@@ -128,6 +161,17 @@ class SessionService:
     async def report(self, session_id: str, user: str) -> SessionReport:
         row = self.store.session(session_id, user)
         return build_report(row, user, self.store.turns(session_id))
+
+    def progress(self, user: str) -> Progress:
+        """Weak topics with reasons, reviews due now, and every graded score over time."""
+        memory = self.store.memory_of(user)
+        due = self.store.due_reviews(user)
+        return Progress(
+            user=user,
+            weak_topics=weak_topics(memory.mastery, Counter(topic for _q, topic, _d in due)),
+            due=[DueReview(question_id=q, topic=t, due=d) for q, t, d in due],
+            history=[ScorePoint(at=at, topic=topic, score=score) for at, topic, score in self.store.score_history(user)],
+        )
 
     def latest_active(self, user: str) -> str | None:
         return self.store.latest_active_session(user)
@@ -150,7 +194,14 @@ class SessionService:
 
     async def _run(self, session_id: str, user: str, graph_input: Any) -> Step:
         # durability="exit": one checkpoint per action, so an action lands whole or not at all.
-        out = await self.graph.ainvoke(graph_input, self._config(session_id), version="v2", durability="exit")
+        try:
+            out = await self.graph.ainvoke(graph_input, self._config(session_id), version="v2", durability="exit")
+        except GraphRecursionError:
+            # The backstop behind the supervisor's own step cap. LangGraph saved the progress
+            # so far; drive the thread on to the candidate's seat and say what happened.
+            log.error("session %s: LangGraph recursion limit reached", session_id)
+            out = await self.graph.ainvoke(None, self._config(session_id), version="v2", durability="exit")
+            out.value["notice"] = STUCK
         values = out.value
         new = self._persist(session_id, user, values)
         return self._step(session_id, user, values, graded=[t for t in new if t.outcome != "ended"])

@@ -33,7 +33,7 @@ def pct(values: list[float], p: float) -> float:
 
 async def bench(turns: int) -> list[float]:
     with tempfile.TemporaryDirectory() as home:
-        settings = Settings(home=Path(home))
+        settings = Settings(home=Path(home)).for_local_terminal()
         timings: list[float] = []
         async with SessionService.open(settings, offline=True) as coach:
             step = await coach.start("bench", questions=5)

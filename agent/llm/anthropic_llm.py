@@ -172,9 +172,6 @@ class AnthropicLLM:
 
     async def ask(self, request: AskRequest) -> Reply[Ask]:
         q = request.question
-        if not request.probes:
-            # The bank's wording is already interview-ready; a model call would only add cost.
-            return Reply(value=Ask(text=q.prompt))
         probes = "\n".join(f"- key_point={p.key_point}: {p.prompt}" for p in request.probes)
         system = f"{INTERVIEWER_INSTRUCTIONS}\n\nQuestion: {q.prompt}\nProbes you may use:\n{probes}"
         user = (

@@ -1,7 +1,7 @@
 """OfflineLLM: the deterministic interviewer and grader. Product code, the default with no key.
 
-The interviewer asks bank questions verbatim and, when an answer missed key points, asks the
-bank's probe for the heaviest missed point. The grader is `OfflineGrader` (rubric coverage).
+When an answer missed key points, the interviewer asks the bank's probe for the heaviest missed
+point (main questions are always asked in the bank's words). The grader is `OfflineGrader` (rubric coverage).
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ class OfflineLLM:
 
     async def ask(self, request: AskRequest) -> Reply[Ask]:
         q = request.question
-        if not request.probes:
-            return Reply(value=Ask(text=q.prompt))
         weight = {kp.id: kp.weight for kp in q.key_points}
         # Heaviest missed point first; the bank's order breaks ties.
         probe = max(request.probes, key=lambda p: weight.get(p.key_point, 0))

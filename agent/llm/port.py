@@ -22,11 +22,10 @@ class Reply(BaseModel, Generic[T]):
 
 
 class AskRequest(BaseModel):
-    """The interviewer's next line: the question itself, or a probe chosen from `probes`."""
+    """The interviewer's follow-up: pick the most useful of `probes` and phrase it."""
 
     question: Question
-    probes: list[FollowUp] = Field(default_factory=list)
-    """Empty: ask the main question. Otherwise: pick the most useful probe and ask it."""
+    probes: list[FollowUp] = Field(min_length=1)
     last_answer: str = ""
     context: str = ""
     """A bounded summary of the session so far (never the whole transcript)."""

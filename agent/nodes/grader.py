@@ -19,7 +19,8 @@ def make_grader(deps: GraphDeps):
         answer = "" if skipped else action["text"]
         question = deps.bank.question(turn["question_id"])
         only = (turn["probed_key_point"],) if turn.get("probed_key_point") else ()
-        reply = await deps.llm.grade(GradeRequest(question=question, answer=answer, only=only))
+        model = deps.model(state)
+        reply = await model.grade(GradeRequest(question=question, answer=answer, only=only))
         grade = reply.value
         if skipped:
             grade.notes.append("skipped")
@@ -29,6 +30,7 @@ def make_grader(deps: GraphDeps):
             answered_at=action["at"],
             grade=grade.model_dump(mode="json"),
             usage=turn.get("usage", []) + [u.model_dump() for u in reply.usage],
+            guardrail_events=turn.get("guardrail_events", []) + [e.model_dump(mode="json") for e in model.events],
         )
         missed = set(grade.missed)
         if only:
@@ -42,6 +44,8 @@ def make_grader(deps: GraphDeps):
             "phase": "ask",
             "open_points": [] if skipped else still_open,
             "last_answer": answer,
+            "model_calls": model.calls,
+            "notice": " ".join(e.message for e in model.events),
         }
 
     return grader

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from agent.llm.port import AskRequest, HintRequest
+from agent.llm.port import Ask, AskRequest, HintRequest
 from agent.memory import choose_question, target_difficulty
 from agent.planner import candidates
 
@@ -21,6 +22,13 @@ def _summary(turns: list[dict[str, Any]]) -> str:
     """A bounded recap of recent turns for the model: topics and scores, never full answers."""
     recent = [t for t in turns if t.get("grade")][-5:]
     return "; ".join(f"{t['question_id']} scored {t['grade']['score']:.2f}" for t in recent)
+
+
+def leaks_answer(text: str, model_answer: str, window: int = 8) -> bool:
+    """True when `text` repeats `window` consecutive words of the model answer."""
+    said = " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+    words = re.findall(r"[a-z0-9]+", model_answer.lower())
+    return any(" ".join(words[i : i + window]) in said for i in range(len(words) - window + 1))
 
 
 def _last_main_score(turns: list[dict[str, Any]]) -> float | None:
@@ -82,15 +90,25 @@ def make_interviewer(deps: GraphDeps):
 
     async def _ask(state: dict[str, Any], question_id: str, position: int, probes) -> dict[str, Any]:
         question = deps.bank.question(question_id)
-        reply = await deps.llm.ask(
-            AskRequest(
+        model = deps.model(state)
+        usage = []
+        if not probes:
+            # A main question is asked in the bank's words: they are interview-ready, cost nothing,
+            # and cannot leak the answer.
+            ask = Ask(text=question.prompt)
+        # A probe that is empty or gives the answer away is asked again; the model's call cap
+        # bounds the loop, after which the offline interviewer takes the bank's probe.
+        while probes:
+            reply = await model.ask(AskRequest(
                 question=question,
                 probes=probes,
-                last_answer=state.get("last_answer", "") if probes else "",
+                last_answer=state.get("last_answer", ""),
                 context=_summary(state.get("turns", [])),
-            )
-        )
-        ask = reply.value
+            ))
+            usage += reply.usage
+            ask = reply.value
+            if ask.text.strip() and not leaks_answer(ask.text, question.model_answer):
+                break
         seq = state.get("seq", 1)
         main_seq = next(
             (t["seq"] for t in reversed(state.get("turns", [])) if t["question_id"] == question.id and t.get("follow_up_of") is None),
@@ -109,21 +127,27 @@ def make_interviewer(deps: GraphDeps):
             "total": len(state["plan"]),
             "hints": [],
             "asked_at": _now(),
-            "usage": [u.model_dump() for u in reply.usage],
+            "usage": [u.model_dump() for u in usage],
+            "guardrail_events": [e.model_dump(mode="json") for e in model.events],
         }
         probed = state.get("probed", []) + ([ask.probed_key_point] if probes and ask.probed_key_point else [])
+        notice = " ".join(filter(None, [state.get("notice", ""), *(e.message for e in model.events)]))
         return {"current": current, "position": position, "seq": seq + 1, "phase": "await", "probed": probed,
-                "open_points": state.get("open_points", []), "action": None}
+                "open_points": state.get("open_points", []), "action": None, "model_calls": model.calls,
+                "notice": notice}
 
     async def _hint(state: dict[str, Any]) -> dict[str, Any]:
         current = dict(state["current"])
         question = deps.bank.question(current["question_id"])
         if len(current["hints"]) >= limits.hints_per_question:
             return {"phase": "await", "action": None, "notice": "No more hints for this question: answer it, or /skip."}
-        reply = await deps.llm.hint(HintRequest(question=question, hints_given=current["hints"]))
+        model = deps.model(state)
+        reply = await model.hint(HintRequest(question=question, hints_given=current["hints"]))
         current["hints"] = current["hints"] + [reply.value]
         current["usage"] = current.get("usage", []) + [u.model_dump() for u in reply.usage]
-        return {"current": current, "phase": "await", "action": None, "notice": ""}
+        current["guardrail_events"] = current.get("guardrail_events", []) + [e.model_dump(mode="json") for e in model.events]
+        return {"current": current, "phase": "await", "action": None, "model_calls": model.calls,
+                "notice": " ".join(e.message for e in model.events)}
 
     return interviewer
 

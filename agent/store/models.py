@@ -58,6 +58,9 @@ class TurnRow(Base):
     rating: Mapped[int | None]
     grader: Mapped[str | None] = mapped_column(String(80))
     grade: Mapped[dict[str, Any] | None]
+    chosen_because: Mapped[str | None] = mapped_column(String(40))
+    guardrail_events: Mapped[list[Any] | None]
+    code_runs: Mapped[list[Any] | None]
 
 
 class UsageRow(Base):

@@ -13,11 +13,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, String, create_engine, event, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from agent.domain import Grade, Turn, Usage
+from agent.domain import CodeRun, Grade, GuardrailEvent, Turn, Usage
 from agent.errors import ConfigError, NotFound
 from agent.store import migrate
 from agent import memory
@@ -204,6 +204,22 @@ class Store:
 
     # --- usage ledger -------------------------------------------------------------------------
 
+    def usage_by_day(self, user: str | None = None) -> list[tuple[str, str, int, int, int, float]]:
+        """(day, user, calls, input tokens, output tokens, cost) from the ledger, newest day first."""
+        day = func.substr(func.cast(UsageRow.created_at, String), 1, 10)
+        query = (
+            select(day, UserRow.name, func.count(), func.sum(UsageRow.input_tokens + UsageRow.cache_read_tokens
+                                                             + UsageRow.cache_write_tokens),
+                   func.sum(UsageRow.output_tokens), func.sum(UsageRow.cost_usd))
+            .join(UserRow, UserRow.id == UsageRow.user_id)
+            .group_by(day, UserRow.name)
+            .order_by(day.desc(), UserRow.name)
+        )
+        if user is not None:
+            query = query.where(UserRow.name == user)
+        with self._tx() as db:
+            return [tuple(r) for r in db.execute(query).all()]  # type: ignore[misc]
+
     def usage(self, session_id: str) -> list[UsageRow]:
         with self._tx() as db:
             return list(db.scalars(select(UsageRow).where(UsageRow.session_id == session_id)))
@@ -326,6 +342,9 @@ def _turn_row(session_id: str, t: Turn) -> TurnRow:
         rating=t.grade.rating if t.grade else None,
         grader=t.grade.grader if t.grade else None,
         grade=t.grade.model_dump(mode="json") if t.grade else None,
+        chosen_because=t.chosen_because or None,
+        guardrail_events=[e.model_dump(mode="json") for e in t.guardrail_events],
+        code_runs=[r.model_dump(mode="json") for r in t.code_runs],
     )
 
 
@@ -344,6 +363,9 @@ def _turn(r: TurnRow, usage: list[UsageRow]) -> Turn:
         asked_at=_aware(r.asked_at),  # type: ignore[arg-type]
         answered_at=_aware(r.answered_at),
         grade=Grade.model_validate(r.grade) if r.grade else None,
+        chosen_because=r.chosen_because or "",
+        guardrail_events=[GuardrailEvent.model_validate(e) for e in r.guardrail_events or []],
+        code_runs=[CodeRun.model_validate(c) for c in r.code_runs or []],
         usage=[
             Usage(
                 model=u.model,

@@ -27,7 +27,7 @@ def interview(
     from agent.service import SessionService
     from bots.terminal import read_answers, run_interview
 
-    settings = load_settings()
+    settings = load_settings().for_local_terminal()
     who = user or settings.default_user
     interactive = sys.stdin.isatty()
 

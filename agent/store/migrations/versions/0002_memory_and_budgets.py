@@ -1,4 +1,4 @@
-"""memory and budgets
+"""memory, budgets, and what a turn records about guardrails and code runs
 
 Revision ID: 0002
 Revises: 0001
@@ -38,10 +38,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('review_cards', schema=None) as batch_op:
         batch_op.create_index('ix_review_cards_user_due', ['user_id', 'due'], unique=False)
-
+    with op.batch_alter_table('turns', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('chosen_because', sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column('guardrail_events', sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column('code_runs', sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('turns', schema=None) as batch_op:
+        batch_op.drop_column('code_runs')
+        batch_op.drop_column('guardrail_events')
+        batch_op.drop_column('chosen_because')
     with op.batch_alter_table('review_cards', schema=None) as batch_op:
         batch_op.drop_index('ix_review_cards_user_due')
 

@@ -1,0 +1,44 @@
+"""Pictures of progress: scores over time per topic, as PNG bytes (terminal and Telegram share it)."""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: render to memory
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+
+from agent.service import Progress  # noqa: E402
+
+
+def progress_png(progress: Progress) -> bytes:
+    """A line per topic: each graded answer's score, and a rolling mean of the last three."""
+    by_topic: dict[str, list[tuple]] = defaultdict(list)
+    for point in progress.history:
+        by_topic[point.topic].append((point.at, point.score))
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    try:
+        for topic, points in sorted(by_topic.items()):
+            xs = [at for at, _ in points]
+            ys = [score for _, score in points]
+            rolling = [sum(ys[max(0, i - 2) : i + 1]) / len(ys[max(0, i - 2) : i + 1]) for i in range(len(ys))]
+            (line,) = ax.plot(xs, rolling, marker="o", markersize=3, label=topic)
+            ax.scatter(xs, ys, s=10, alpha=0.35, color=line.get_color())
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylabel("score (rolling mean of 3)")
+        ax.set_title(f"Scores over time · {progress.user}")
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(mdates.AutoDateLocator()))
+        if by_topic:
+            ax.legend(loc="lower left", fontsize=8, ncols=min(4, len(by_topic)))
+        else:
+            ax.text(0.5, 0.5, "No graded answers yet", ha="center", va="center", transform=ax.transAxes)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        return buf.getvalue()
+    finally:
+        plt.close(fig)

@@ -1,0 +1,67 @@
+"""`coach progress` and `coach usage`: weak topics, due reviews, a chart; model spend."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from bots.app import app, console, load_settings, user_errors
+
+
+@app.command()
+@user_errors
+def progress(
+    user: Annotated[str | None, typer.Option("--user", "-u", help="Whose progress.")] = None,
+    chart: Annotated[Path | None, typer.Option(help="Where to write the PNG chart (default: COACH_HOME).")] = None,
+) -> None:
+    """Weak topics (with why), reviews due, and a PNG chart of scores over time per topic."""
+    from agent.service import SessionService
+    from bots.charts import progress_png
+
+    settings = load_settings()
+    who = user or settings.default_user
+
+    async def go():
+        async with SessionService.open(settings, offline=True) as coach:
+            return coach.progress(who)
+
+    report = asyncio.run(go())
+    if not report.history:
+        console.print(f"{who} has no graded answers yet: `coach interview` starts one.")
+        return
+    table = Table("weak topic", "mastery", "answers", "why", title=f"Weak topics · {who}")
+    for w in report.weak_topics:
+        table.add_row(w.topic, f"{w.mastery:.0%}", str(w.evidence), w.reason)
+    console.print(table if report.weak_topics else "No weak topics: every topic is at 60% or better.")
+    if report.due:
+        due = Table("question", "topic", "due since", title="Reviews due")
+        for d in report.due[:15]:
+            due.add_row(d.question_id, d.topic, d.due.strftime("%Y-%m-%d %H:%M"))
+        console.print(due)
+    path = chart or settings.home_dir / f"progress-{who}.png"
+    path.write_bytes(progress_png(report))
+    console.print(f"chart: {path}")
+
+
+@app.command()
+@user_errors
+def usage(user: Annotated[str | None, typer.Option("--user", "-u", help="Only this user.")] = None) -> None:
+    """Model spend by user and day, from the cost ledger."""
+    from agent.store.repository import Store
+
+    store = Store.open(load_settings().db_url)
+    try:
+        rows = store.usage_by_day(user)
+    finally:
+        store.close()
+    if not rows:
+        console.print("No model calls recorded: the offline coach costs nothing.")
+        return
+    table = Table("day", "user", "calls", "input tokens", "output tokens", "cost (USD)", title="Model usage")
+    for day, name, calls, tin, tout, cost in rows:
+        table.add_row(day, name, str(calls), f"{tin:,}", f"{tout:,}", f"{cost:.4f}")
+    console.print(table)
