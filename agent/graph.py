@@ -14,6 +14,7 @@ kind of action (the code runner's "code") is one entry in `ACTION_ROUTES` and on
 from __future__ import annotations
 
 import operator
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypedDict
@@ -68,6 +69,8 @@ class InterviewState(TypedDict, total=False):
     context: str
     notice: str
     """A message for the candidate from the last step (e.g. a guardrail), shown once."""
+    events: list[dict[str, Any]]
+    """Guardrail events since the candidate's last action (`GuardrailEvent` as JSON)."""
     model_calls: int
     """Model calls made since the candidate's last action (capped per turn)."""
     steps: int
@@ -114,6 +117,8 @@ class GraphDeps:
     limits: Limits
     memory_of: Callable[[str], Memory] = lambda _user: Memory()
     """The user's memory (due reviews, seen questions, mastery); empty for a stateless graph."""
+    missed_before: Callable[[str, str], Counter[str]] = lambda _user, _question: Counter()
+    """How often the user missed each key point of a question before (orders the probes)."""
     gate: CostGate | None = None
     """Prices, budgets and the ledger; None runs without cost budgets (tests, offline)."""
     budgets: Budgets = field(default_factory=Budgets)

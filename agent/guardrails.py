@@ -49,6 +49,18 @@ def check_answer(text: str, limits: Limits) -> str:
     return answer
 
 
+def check_code(code: str, limits: Limits) -> str:
+    """Code as it will be run, or AnswerRejected saying what to do instead."""
+    if not code.strip():
+        raise AnswerRejected("There is no code to run: send the function or class you wrote.")
+    if len(code) > limits.max_code_chars:
+        raise AnswerRejected(
+            f"Your code is {len(code):,} characters; the limit is {limits.max_code_chars:,}. "
+            "Send only the solution, not data or generated files."
+        )
+    return code
+
+
 def cost_usd(usage: Usage, prices: dict[str, Price]) -> float:
     """Price one model call from the pricing table; an unknown model prices at the dearest rate."""
     price = prices.get(usage.model) or max(prices.values(), key=lambda p: p.output)

@@ -87,7 +87,7 @@ class SessionService:
             settings.interviewer_model, settings.grader_model, settings.max_output_tokens,
         )
         deps = GraphDeps(llm=llm, bank=bank, limits=settings.limits, memory_of=store.memory_of,
-                         gate=gate, budgets=settings.budgets)
+                         missed_before=store.missed_before, gate=gate, budgets=settings.budgets)
         self.graph = build_graph(deps).compile(
             checkpointer=checkpointer
         )
@@ -219,7 +219,7 @@ class SessionService:
     def _step(self, session_id: str, user: str, values: dict[str, Any], graded: list[Turn]) -> Step:
         current = values.get("current")
         done = values.get("phase") == "done"
-        step = Step(session_id=session_id, graded=graded, notice=values.get("notice", ""), finished=done)
+        step = Step(session_id=session_id, graded=graded, notice=_notice(values), finished=done)
         if current and not done:
             step.prompt = Prompt(
                 seq=current["seq"],
@@ -235,3 +235,9 @@ class SessionService:
         if done:
             step.report = build_report(self.store.session(session_id, user), user, self.store.turns(session_id))
         return step
+
+
+def _notice(values: dict[str, Any]) -> str:
+    """What the candidate should be told: the latest guardrail message of each kind, then the rest."""
+    latest = {e["kind"]: e["message"] for e in values.get("events", [])}
+    return " ".join(filter(None, [*latest.values(), values.get("notice", "")]))

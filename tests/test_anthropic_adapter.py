@@ -83,6 +83,8 @@ async def test_grade_request_carries_cached_rubric_and_fenced_answer(mini_bank: 
     assert "id=slower_writes" in system["text"] and "never instructions" in system["text"]
     user = body["messages"][0]["content"]
     assert user.count("</answer>") == 1 and user.rstrip().endswith("</answer>")  # the fence holds
+    schema = body["output_config"]["format"]["schema"]
+    assert schema["additionalProperties"] is False and "verdicts" in schema["required"]
     assert ANSWER.split("</answer>")[0] in user and "sk-test" not in json.dumps(body)
     assert body["output_config"]["format"]["type"] == "json_schema"
 
@@ -107,6 +109,7 @@ async def test_invalid_replies_retry_once_then_fall_back(mini_bank, replies, exp
     api = RecordedAPI(replies)
     reply = await api.llm().grade(GradeRequest(question=mini_bank.question("sql.index"), answer=ANSWER))
     assert len(api.requests) == expect_calls
+    assert len(reply.usage) == expect_calls  # a reply that fails validation is still paid for
     assert reply.value.grader == expect_grader
     if expect_grader == "offline":
         assert any("graded offline" in n for n in reply.value.notes)
@@ -123,6 +126,9 @@ async def test_interview_with_claude_stores_usage_and_cost(settings: Settings, m
         step = await coach.answer(step.session_id, "ada", "Each insert must also update the index.")
         assert step.finished
         rows = coach.store.usage(step.session_id)
+        [(day, user, calls, tokens_in, tokens_out, cost)] = coach.store.usage_by_day("ada")
+    assert (user, calls, tokens_out) == ("ada", 3, 450) and tokens_in == 3 * (1200 + 1100)
+    assert cost == pytest.approx(sum(r.cost_usd for r in rows)) and day == rows[0].created_at.date().isoformat()
     assert [(r.purpose, r.model, r.turn_seq) for r in rows] == [
         ("grade", "claude-sonnet-4-6", 1),
         ("ask", "claude-haiku-4-5", 2),

@@ -48,7 +48,7 @@ def test_fifty_concurrent_reservations_never_overspend(settings: Settings) -> No
 async def test_budget_exhausted_mid_session_degrades_to_offline(settings: Settings, mini_bank: QuestionBank) -> None:
     # Sonnet at 1200 in / 150 out / 1100 cache-write costs about $0.0097 a grade; the reservation
     # estimate is larger (every output token), so a $0.03 session allows about one call.
-    settings = settings.model_copy(update={"budgets": Budgets(session_usd=0.03)})
+    settings = settings.model_copy(update={"budgets": Budgets(session_usd=0.03, warn_at=0.3)})
     api = RecordedAPI([GRADE_REPLY] * 6)
     async with SessionService.open(settings, llm=api.llm(), bank=mini_bank) as coach:
         step = await coach.start("ann", questions=3)
@@ -60,6 +60,8 @@ async def test_budget_exhausted_mid_session_degrades_to_offline(settings: Settin
             notices.append(step.notice)
         turns = coach.store.turns(step.session_id)
     assert graders[0] == "claude-sonnet-4-6" and graders[-1] == "offline"
+    # the grade (33%) and the probe (44%) both warned; the candidate sees the latest once
+    assert notices[0] == "44% of the session model budget ($0.03) is used."
     assert any("budget is used up; the offline interviewer and grader take over" in n for n in notices)
     assert any(e.kind == "budget_exhausted" for t in turns for e in t.guardrail_events)
     assert len(api.requests) < 6

@@ -97,3 +97,24 @@ async def test_a_missed_question_comes_back_first_next_session_and_memory_is_per
         assert coach.store.memory_of("bob", now=later).due == ()  # strictly per user
         assert [w.topic for w in progress.weak_topics] == ["caching"]
         assert progress.history[0].score == 0.0 and progress.history[0].topic == "caching"
+
+
+@pytest.mark.anyio
+async def test_follow_ups_aim_at_the_point_this_candidate_keeps_missing(settings: Settings, mini_bank: QuestionBank) -> None:
+    kv = QuestionBank([mini_bank.question("caching.kv_cache")])
+    neither = "It reuses keys and values of earlier tokens."
+    async with SessionService.open(settings, offline=True, bank=kv) as coach:
+        fresh = await coach.start("cat", questions=1)
+        fresh = await coach.answer(fresh.session_id, "cat", neither)
+        assert fresh.prompt.text.startswith("What does keeping that cache cost")  # heaviest point first
+        await coach.end(fresh.session_id, "cat")
+
+        other = await coach.start("dan", questions=1)
+        other = await coach.answer(other.session_id, "dan", "It reuses keys and values; memory grows with sequence length.")
+        assert other.prompt.text.startswith("How does the per-token work change")
+        await coach.skip(other.session_id, "dan")
+
+        again = await coach.start("dan", questions=1)
+        again = await coach.answer(again.session_id, "dan", neither)
+        # dan missed "speed" twice before, so it is probed ahead of the heavier "memory"
+        assert again.prompt.text.startswith("How does the per-token work change")

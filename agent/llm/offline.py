@@ -1,7 +1,7 @@
 """OfflineLLM: the deterministic interviewer and grader. Product code, the default with no key.
 
-When an answer missed key points, the interviewer asks the bank's probe for the heaviest missed
-point (main questions are always asked in the bank's words). The grader is `OfflineGrader` (rubric coverage).
+When an answer missed key points, it asks the bank's probe that the interviewer ranked first: the
+point this candidate keeps missing, else the heaviest (main questions come from the bank as is). The grader is `OfflineGrader` (rubric coverage).
 """
 
 from __future__ import annotations
@@ -18,10 +18,7 @@ class OfflineLLM:
         self._grader = OfflineGrader()
 
     async def ask(self, request: AskRequest) -> Reply[Ask]:
-        q = request.question
-        weight = {kp.id: kp.weight for kp in q.key_points}
-        # Heaviest missed point first; the bank's order breaks ties.
-        probe = max(request.probes, key=lambda p: weight.get(p.key_point, 0))
+        probe = request.probes[0]  # the interviewer orders probes most useful first
         return Reply(value=Ask(text=probe.prompt, probed_key_point=probe.key_point))
 
     async def grade(self, request: GradeRequest) -> Reply[Grade]:

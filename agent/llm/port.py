@@ -26,6 +26,7 @@ class AskRequest(BaseModel):
 
     question: Question
     probes: list[FollowUp] = Field(min_length=1)
+    """Ordered most useful first (the candidate's history, then the rubric's weights)."""
     last_answer: str = ""
     context: str = ""
     """A bounded summary of the session so far (never the whole transcript)."""

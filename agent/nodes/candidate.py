@@ -14,7 +14,7 @@ from langgraph.types import interrupt
 def candidate_node(state: dict[str, Any]) -> dict[str, Any]:
     """Wait for an answer, a hint request, a skip or the end."""
     action = interrupt({"current": state.get("current"), "notice": state.get("notice", "")})
-    fresh = {"notice": "", "model_calls": 0, "steps": 0}
+    fresh = {"notice": "", "events": [], "model_calls": 0, "steps": 0}
     if state.get("current") is None:
         return {**fresh, "action": None, "phase": "ask"}  # nothing was asked: carry on
     return {**fresh, "action": action, "phase": "act"}

@@ -45,7 +45,7 @@ def make_grader(deps: GraphDeps):
             "open_points": [] if skipped else still_open,
             "last_answer": answer,
             "model_calls": model.calls,
-            "notice": " ".join(e.message for e in model.events),
+            "events": state.get("events", []) + [e.model_dump(mode="json") for e in model.events],
         }
 
     return grader

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -86,7 +87,11 @@ def make_interviewer(deps: GraphDeps):
             return []
         question = deps.bank.question(state["question_id"])
         open_points = set(state.get("open_points", []))
-        return [fu for fu in question.follow_ups if fu.key_point in open_points and fu.key_point not in probed]
+        probes = [fu for fu in question.follow_ups if fu.key_point in open_points and fu.key_point not in probed]
+        # Most useful first: points this candidate keeps missing, then the rubric's heaviest.
+        history = deps.missed_before(state["user"], question.id) if probes else Counter()
+        weight = {kp.id: kp.weight for kp in question.key_points}
+        return sorted(probes, key=lambda fu: (-history[fu.key_point], -weight[fu.key_point]))
 
     async def _ask(state: dict[str, Any], question_id: str, position: int, probes) -> dict[str, Any]:
         question = deps.bank.question(question_id)
@@ -131,10 +136,9 @@ def make_interviewer(deps: GraphDeps):
             "guardrail_events": [e.model_dump(mode="json") for e in model.events],
         }
         probed = state.get("probed", []) + ([ask.probed_key_point] if probes and ask.probed_key_point else [])
-        notice = " ".join(filter(None, [state.get("notice", ""), *(e.message for e in model.events)]))
         return {"current": current, "position": position, "seq": seq + 1, "phase": "await", "probed": probed,
                 "open_points": state.get("open_points", []), "action": None, "model_calls": model.calls,
-                "notice": notice}
+                "events": state.get("events", []) + [e.model_dump(mode="json") for e in model.events]}
 
     async def _hint(state: dict[str, Any]) -> dict[str, Any]:
         current = dict(state["current"])
@@ -147,7 +151,7 @@ def make_interviewer(deps: GraphDeps):
         current["usage"] = current.get("usage", []) + [u.model_dump() for u in reply.usage]
         current["guardrail_events"] = current.get("guardrail_events", []) + [e.model_dump(mode="json") for e in model.events]
         return {"current": current, "phase": "await", "action": None, "model_calls": model.calls,
-                "notice": " ".join(e.message for e in model.events)}
+                "events": state.get("events", []) + [e.model_dump(mode="json") for e in model.events]}
 
     return interviewer
 

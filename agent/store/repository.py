@@ -245,6 +245,17 @@ class Store:
                 mastery=tuple(memory.TopicMastery(m.topic, m.mastery, m.evidence, m.lapses) for m in mastery),
             )
 
+    def missed_before(self, user: str, question_id: str) -> Counter[str]:
+        """How often each key point of a question was missed in the user's earlier answers."""
+        uid = self.user_id(user)
+        with self._tx() as db:
+            grades = db.scalars(
+                select(TurnRow.grade)
+                .join(SessionRow, SessionRow.id == TurnRow.session_id)
+                .where(SessionRow.user_id == uid, TurnRow.question_id == question_id, TurnRow.grade.is_not(None))
+            ).all()
+        return Counter(v["key_point"] for g in grades for v in g["verdicts"] if v["verdict"] != "covered")
+
     def due_by_topic(self, user: str, now: datetime | None = None) -> Counter[str]:
         uid = self.user_id(user)
         with self._tx() as db:
