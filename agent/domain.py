@@ -219,6 +219,9 @@ class Turn(BaseModel):
     usage: list[Usage] = Field(default_factory=list)
     chosen_because: str = ""
     """Why the interviewer picked this question: review due, weak topic, new material."""
+    time_budget_s: int | None = None
+    late: bool = False
+    """Answered after the question's time budget ran out (still graded)."""
     guardrail_events: list[GuardrailEvent] = Field(default_factory=list)
     code_runs: list[CodeRun] = Field(default_factory=list)
 
@@ -235,6 +238,8 @@ class Prompt(BaseModel):
     number: int
     """1-based number of the main question this belongs to."""
     total: int
+    time_budget_s: int | None = None
+    asked_at: datetime | None = None
 
 
 class SessionReport(BaseModel):

@@ -35,11 +35,13 @@ Phase = Literal["ask", "await", "act", "done"]
 ActionKind = Literal["answer", "hint", "skip", "end"]
 
 
-class Action(TypedDict):
+class Action(TypedDict, total=False):
     kind: ActionKind
     text: str
     at: str
     """ISO timestamp taken by the service, so a re-run node sees the same time."""
+    key: str
+    """Optional idempotency key from the front-end (e.g. a Telegram update id)."""
 
 
 class InterviewState(TypedDict, total=False):
@@ -75,6 +77,10 @@ class InterviewState(TypedDict, total=False):
     """Model calls made since the candidate's last action (capped per turn)."""
     steps: int
     """Supervisor visits since the candidate's last action (capped per action)."""
+    action_keys: list[str]
+    """Idempotency keys of recent actions (e.g. a chat message id): a repeat is dropped."""
+    duplicate: bool
+    """The last action was a repeat and was dropped."""
 
 
 ACTION_ROUTES: dict[str, str] = {"answer": "grader", "skip": "grader", "hint": "interviewer", "end": "finish"}

@@ -16,11 +16,22 @@ SPOKEN_KINDS: tuple[QuestionKind, ...] = ("concept", "rapid_fire")
 ALL_SPOKEN: tuple[QuestionKind, ...] = ("concept", "rapid_fire", "system_design", "behavioural")
 
 
+TIME_BUDGET_S: dict[str, int] = {
+    "rapid_fire": 60, "concept": 180, "behavioural": 300, "system_design": 900, "coding": 1200,
+}
+"""Seconds an answer may take before the interviewer nudges; a format may set its own per slot."""
+
+
 class Slot(TypedDict, total=False):
     topic: str | None
     kinds: list[str]
     question: str
     """A fixed question id (a scripted interview); topic and kinds are then ignored."""
+    time_budget_s: int
+
+
+def time_budget(slot: Slot, kind: str) -> int:
+    return slot.get("time_budget_s") or TIME_BUDGET_S.get(kind, 180)
 
 
 def plan_slots(n: int, topic: str | None) -> list[Slot]:

@@ -55,6 +55,8 @@ class Step(BaseModel):
     notice: str = ""
     finished: bool = False
     report: SessionReport | None = None
+    duplicate: bool = False
+    """The action repeated one already handled (same key) and was dropped; show nothing new."""
 
 
 class DueReview(BaseModel):
@@ -134,20 +136,21 @@ class SessionService:
         async with self._locks[session_id]:
             return await self._run(session_id, user, state)
 
-    async def answer(self, session_id: str, user: str, text: str) -> Step:
+    async def answer(self, session_id: str, user: str, text: str, key: str | None = None) -> Step:
+        """Grade `text` as the answer to the waiting question. `key` makes a repeat a no-op."""
         answer = check_answer(text, self.settings.limits)
         self._rate.check(user)
-        return await self._act(session_id, user, "answer", answer)
+        return await self._act(session_id, user, "answer", answer, key)
 
-    async def hint(self, session_id: str, user: str) -> Step:
+    async def hint(self, session_id: str, user: str, key: str | None = None) -> Step:
         self._rate.check(user)
-        return await self._act(session_id, user, "hint")
+        return await self._act(session_id, user, "hint", key=key)
 
-    async def skip(self, session_id: str, user: str) -> Step:
-        return await self._act(session_id, user, "skip")
+    async def skip(self, session_id: str, user: str, key: str | None = None) -> Step:
+        return await self._act(session_id, user, "skip", key=key)
 
-    async def end(self, session_id: str, user: str) -> Step:
-        return await self._act(session_id, user, "end")
+    async def end(self, session_id: str, user: str, key: str | None = None) -> Step:
+        return await self._act(session_id, user, "end", key=key)
 
     async def resume(self, session_id: str, user: str) -> Step:
         """Where an unfinished session stands: its turns so far and the question waiting."""
@@ -184,11 +187,13 @@ class SessionService:
             "recursion_limit": self.settings.limits.recursion_limit,
         }
 
-    async def _act(self, session_id: str, user: str, kind: str, text: str = "") -> Step:
+    async def _act(self, session_id: str, user: str, kind: str, text: str = "", key: str | None = None) -> Step:
         row = self.store.session(session_id, user)
         if row.status == "finished":
             raise SessionClosed(f"session {session_id} has ended; start a new one with `coach interview`")
         action = {"kind": kind, "text": text, "at": datetime.now(UTC).isoformat()}
+        if key:
+            action["key"] = key
         async with self._locks[session_id]:
             return await self._run(session_id, user, Command(resume=action))
 
@@ -219,7 +224,8 @@ class SessionService:
     def _step(self, session_id: str, user: str, values: dict[str, Any], graded: list[Turn]) -> Step:
         current = values.get("current")
         done = values.get("phase") == "done"
-        step = Step(session_id=session_id, graded=graded, notice=_notice(values), finished=done)
+        step = Step(session_id=session_id, graded=graded, notice=_notice(values), finished=done,
+                    duplicate=bool(values.get("duplicate")))
         if current and not done:
             step.prompt = Prompt(
                 seq=current["seq"],
@@ -230,6 +236,8 @@ class SessionService:
                 is_follow_up=current.get("follow_up_of") is not None,
                 number=current["number"],
                 total=current["total"],
+                time_budget_s=current.get("time_budget_s"),
+                asked_at=current.get("asked_at"),
             )
             step.hints = list(current.get("hints", []))
         if done:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
@@ -97,3 +99,17 @@ async def test_probes_stop_at_the_follow_up_budget(mini_bank: QuestionBank) -> N
     assert llm.calls == ["grade", "probe", "grade"]  # one probe, then the plan is done
     state = (await graph.aget_state({"configurable": {"thread_id": "t1"}})).values
     assert state["phase"] == "done"
+
+
+async def test_a_late_answer_is_still_graded_and_marked_late(mini_bank: QuestionBank) -> None:
+    llm = ScriptedLLM([{"faster_reads": "covered", "slower_writes": "covered", "storage": "covered"}])
+    graph = build_graph(GraphDeps(llm=llm, bank=mini_bank, limits=Limits())).compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t1"}, "recursion_limit": 40}
+    await run(graph, {"session_id": "s1", "user": "u", "position": -1, "seq": 1, "phase": "ask",
+                      "plan": [{"question": "sql.index", "time_budget_s": 30}]})
+    asked = (await graph.aget_state(config)).values["current"]["asked_at"]
+    late_at = (datetime.fromisoformat(asked) + timedelta(seconds=31)).isoformat()
+    await run(graph, Command(resume={"kind": "answer", "text": "all of it", "at": late_at}))
+    [turn] = (await graph.aget_state(config)).values["turns"]
+    assert turn["late"] and turn["time_budget_s"] == 30 and turn["grade"]["score"] == 1.0
+    assert "answered after the time budget" in turn["grade"]["notes"]

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from agent.llm.port import GradeRequest
 
 if TYPE_CHECKING:
     from agent.graph import GraphDeps
+
+
+def _late(turn: dict[str, Any], answered_at: str) -> bool:
+    budget = turn.get("time_budget_s")
+    if not budget:
+        return False
+    taken = datetime.fromisoformat(answered_at) - datetime.fromisoformat(turn["asked_at"])
+    return taken.total_seconds() > budget
 
 
 def make_grader(deps: GraphDeps):
@@ -24,10 +33,14 @@ def make_grader(deps: GraphDeps):
         grade = reply.value
         if skipped:
             grade.notes.append("skipped")
+        late = _late(turn, action["at"])
+        if late and not skipped:
+            grade.notes.append("answered after the time budget")
         turn.update(
             answer=answer,
             outcome="skipped" if skipped else "answered",
             answered_at=action["at"],
+            late=late,
             grade=grade.model_dump(mode="json"),
             usage=turn.get("usage", []) + [u.model_dump() for u in reply.usage],
             guardrail_events=turn.get("guardrail_events", []) + [e.model_dump(mode="json") for e in model.events],

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.llm.port import Ask, AskRequest, HintRequest
 from agent.memory import choose_question, target_difficulty
-from agent.planner import candidates
+from agent.planner import candidates, time_budget
 
 if TYPE_CHECKING:
     from agent.graph import GraphDeps
@@ -130,6 +130,7 @@ def make_interviewer(deps: GraphDeps):
             "probed_key_point": ask.probed_key_point if probes else None,
             "number": position + 1,
             "total": len(state["plan"]),
+            "time_budget_s": time_budget(state["plan"][position], question.kind),
             "hints": [],
             "asked_at": _now(),
             "usage": [u.model_dump() for u in usage],

@@ -59,6 +59,8 @@ class TurnRow(Base):
     grader: Mapped[str | None] = mapped_column(String(80))
     grade: Mapped[dict[str, Any] | None]
     chosen_because: Mapped[str | None] = mapped_column(String(40))
+    time_budget_s: Mapped[int | None]
+    late: Mapped[bool] = mapped_column(default=False)
     guardrail_events: Mapped[list[Any] | None]
     code_runs: Mapped[list[Any] | None]
 

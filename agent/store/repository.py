@@ -354,6 +354,8 @@ def _turn_row(session_id: str, t: Turn) -> TurnRow:
         grader=t.grade.grader if t.grade else None,
         grade=t.grade.model_dump(mode="json") if t.grade else None,
         chosen_because=t.chosen_because or None,
+        time_budget_s=t.time_budget_s,
+        late=t.late,
         guardrail_events=[e.model_dump(mode="json") for e in t.guardrail_events],
         code_runs=[r.model_dump(mode="json") for r in t.code_runs],
     )
@@ -375,6 +377,8 @@ def _turn(r: TurnRow, usage: list[UsageRow]) -> Turn:
         answered_at=_aware(r.answered_at),
         grade=Grade.model_validate(r.grade) if r.grade else None,
         chosen_because=r.chosen_because or "",
+        time_budget_s=r.time_budget_s,
+        late=bool(r.late),
         guardrail_events=[GuardrailEvent.model_validate(e) for e in r.guardrail_events or []],
         code_runs=[CodeRun.model_validate(c) for c in r.code_runs or []],
         usage=[

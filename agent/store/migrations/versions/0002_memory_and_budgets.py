@@ -40,6 +40,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_review_cards_user_due', ['user_id', 'due'], unique=False)
     with op.batch_alter_table('turns', schema=None) as batch_op:
         batch_op.add_column(sa.Column('chosen_because', sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column('time_budget_s', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('late', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column('guardrail_events', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('code_runs', sa.JSON(), nullable=True))
 
@@ -48,6 +50,8 @@ def downgrade() -> None:
     with op.batch_alter_table('turns', schema=None) as batch_op:
         batch_op.drop_column('code_runs')
         batch_op.drop_column('guardrail_events')
+        batch_op.drop_column('late')
+        batch_op.drop_column('time_budget_s')
         batch_op.drop_column('chosen_because')
     with op.batch_alter_table('review_cards', schema=None) as batch_op:
         batch_op.drop_index('ix_review_cards_user_due')
