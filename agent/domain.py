@@ -130,6 +130,32 @@ class Challenge(_Frozen):
         return tuple(c for c in self.cases if c.visible)
 
 
+# --- interview formats ---------------------------------------------------------------------------
+
+
+class Section(_Frozen):
+    name: str
+    count: int = Field(ge=1, le=30)
+    kinds: tuple[QuestionKind, ...] = Field(min_length=1)
+    time_budget_s: int = Field(ge=10, le=3600)
+    follow_ups: int = Field(default=2, ge=0, le=5)
+
+
+class InterviewFormat(_Frozen):
+    id: Slug
+    title: str
+    description: str = ""
+    sections: tuple[Section, ...] = Field(min_length=1)
+
+    @property
+    def questions(self) -> int:
+        return sum(s.count for s in self.sections)
+
+    @property
+    def minutes(self) -> int:
+        return round(sum(s.count * s.time_budget_s for s in self.sections) / 60)
+
+
 # --- grading -------------------------------------------------------------------------------------
 
 

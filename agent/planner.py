@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from agent.domain import Question, QuestionKind
+from agent.domain import InterviewFormat, Question, QuestionKind
 from tools.bank import QuestionBank
 
 SPOKEN_KINDS: tuple[QuestionKind, ...] = ("concept", "rapid_fire")
@@ -28,16 +28,34 @@ class Slot(TypedDict, total=False):
     question: str
     """A fixed question id (a scripted interview); topic and kinds are then ignored."""
     time_budget_s: int
+    follow_ups: int
+
+
+DEFAULT_FORMAT = "concept"
 
 
 def time_budget(slot: Slot, kind: str) -> int:
     return slot.get("time_budget_s") or TIME_BUDGET_S.get(kind, 180)
 
 
-def plan_slots(n: int, topic: str | None) -> list[Slot]:
-    """A topic interview may ask any spoken kind; a mixed one sticks to concept and rapid-fire."""
-    kinds = list(ALL_SPOKEN if topic else SPOKEN_KINDS)
-    return [Slot(topic=topic, kinds=kinds) for _ in range(n)]
+def plan_slots(fmt: InterviewFormat, topic: str | None, n: int | None = None) -> list[Slot]:
+    """One slot per question of the format's sections, in order.
+
+    `n` resizes a single-section format. The default concept format with a topic accepts every
+    spoken kind of that topic (so `--topic behavioural` asks behavioural questions); without one
+    it mixes concept and rapid-fire questions across topics.
+    """
+    slots: list[Slot] = []
+    for section in fmt.sections:
+        kinds = list(section.kinds)
+        if fmt.id == DEFAULT_FORMAT:
+            kinds = list(ALL_SPOKEN if topic else SPOKEN_KINDS)
+        count = n if n is not None and len(fmt.sections) == 1 else section.count
+        slots += [
+            Slot(topic=topic, kinds=kinds, time_budget_s=section.time_budget_s, follow_ups=section.follow_ups)
+            for _ in range(count)
+        ]
+    return slots[:n] if n is not None else slots
 
 
 def candidates(bank: QuestionBank, slot: Slot) -> list[Question]:

@@ -33,11 +33,11 @@ from agent.guardrails import CostGate, RateLimiter, check_answer, cost_usd
 from agent.llm.factory import make_llm
 from agent.llm.port import LLM
 from agent.memory import WeakTopic, starting_difficulty, weak_topics
-from agent.planner import plan_slots
+from agent.planner import DEFAULT_FORMAT, plan_slots
 from agent.report import build_report
 from agent.store.budget import BudgetLedger
 from agent.store.repository import Store
-from tools.bank import QuestionBank
+from tools.bank import QuestionBank, require_format
 
 
 log = logging.getLogger(__name__)
@@ -116,18 +116,24 @@ class SessionService:
 
     # --- the API ------------------------------------------------------------------------------
 
-    async def start(self, user: str, topic: str | None = None, questions: int | None = None, fmt: str = "concept") -> Step:
+    async def start(
+        self, user: str, topic: str | None = None, questions: int | None = None, fmt: str = DEFAULT_FORMAT
+    ) -> Step:
+        """Start an interview in format `fmt` (see tools/bank/formats.yaml), optionally on one topic."""
         limits = self.settings.limits
-        n = limits.questions_per_session if questions is None else questions
-        if not 1 <= n <= limits.max_questions_per_session:
-            raise AnswerRejected(f"ask for between 1 and {limits.max_questions_per_session} questions, not {n}")
+        interview_format = require_format(fmt)
+        if questions is None and fmt == DEFAULT_FORMAT:
+            questions = limits.questions_per_session
+        if questions is not None and not 1 <= questions <= limits.max_questions_per_session:
+            raise AnswerRejected(f"ask for between 1 and {limits.max_questions_per_session} questions, not {questions}")
         topic = self.bank.require_topic(topic) if topic else None
-        session_id = self.store.create_session(user, fmt, [topic] if topic else [], n, self.llm.name)
+        plan = plan_slots(interview_format, topic, questions)
+        session_id = self.store.create_session(user, fmt, [topic] if topic else [], len(plan), self.llm.name)
         mastery = {m.topic: m.mastery for m in self.store.memory_of(user).mastery}
         state = {
             "session_id": session_id,
             "user": user,
-            "plan": plan_slots(n, topic),
+            "plan": plan,
             "position": -1,
             "seq": 1,
             "phase": "ask",

@@ -55,19 +55,20 @@ def make_interviewer(deps: GraphDeps):
             probes = _open_probes(state)
             if probes:
                 return await _ask(state, state["question_id"], position, probes)
-        position += 1
-        if position >= len(state["plan"]):
-            return {"phase": "done"}
         difficulty = target_difficulty(state.get("difficulty", 2), _last_main_score(turns))
-        choice = choose_question(
-            candidates(deps.bank, state["plan"][position]),
-            deps.memory_of(state["user"]),
-            asked=state.get("asked", []),
-            difficulty=difficulty,
-            salt=state["session_id"],
-        )
-        if choice is None:
-            return {"phase": "done", "notice": "There are no more questions that fit this interview."}
+        memory = deps.memory_of(state["user"])
+        choice = None
+        while choice is None:  # a slot the bank cannot fill (e.g. no coding questions) is passed over
+            position += 1
+            if position >= len(state["plan"]):
+                return {"phase": "done", "position": position}
+            choice = choose_question(
+                candidates(deps.bank, state["plan"][position]),
+                memory,
+                asked=state.get("asked", []),
+                difficulty=difficulty,
+                salt=state["session_id"],
+            )
         fresh = {**state, "probed": [], "open_points": []}
         update = await _ask(fresh, choice.question.id, position, [])
         update.update(
@@ -83,7 +84,8 @@ def make_interviewer(deps: GraphDeps):
         if not last or last["outcome"] != "answered":
             return []
         probed = state.get("probed", [])
-        if len(probed) >= limits.follow_ups_per_question:
+        allowed = state["plan"][state["position"]].get("follow_ups", limits.follow_ups_per_question)
+        if len(probed) >= min(allowed, limits.follow_ups_per_question):
             return []
         question = deps.bank.question(state["question_id"])
         open_points = set(state.get("open_points", []))

@@ -19,6 +19,7 @@ def interview(
     online: Annotated[bool, typer.Option("--online", help="Require Claude (needs ANTHROPIC_API_KEY).")] = False,
     topic: Annotated[str | None, typer.Option("--topic", "-t", help="Only ask about this topic.")] = None,
     questions: Annotated[int | None, typer.Option("--questions", "-n", help="How many main questions.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="concept, rapid, code, design, behavioural or mock.")] = "concept",
     user: Annotated[str | None, typer.Option("--user", "-u", help="Whose practice history this is.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue your latest unfinished session.")] = False,
     session: Annotated[str | None, typer.Option("--session", help="Continue this session id.")] = None,
@@ -40,7 +41,7 @@ def interview(
                 first = await coach.resume(session_id, who)
                 console.print(f"[dim]continuing session {session_id}[/]")
             else:
-                first = await coach.start(who, topic=topic, questions=questions)
+                first = await coach.start(who, topic=topic, questions=questions, fmt=fmt)
                 console.print(f"[dim]session {first.session_id} · {coach.llm.name} coach · user {who}[/]")
             last = await run_interview(coach, console, who, first, read_answers(console, interactive))
             if not last.finished:

@@ -14,10 +14,11 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from agent.domain import Question, QuestionKind
+from agent.domain import InterviewFormat, Question, QuestionKind
 from agent.errors import ConfigError, NotFound
 
 QUESTIONS_DIR = Path(__file__).with_name("questions")
+FORMATS_FILE = Path(__file__).with_name("formats.yaml")
 
 try:  # the C loader is ~10x faster where libyaml is present
     _Loader = yaml.CSafeLoader
@@ -76,3 +77,21 @@ def _load_cached(directory: Path) -> QuestionBank:
     if not questions:
         raise ConfigError(f"the question bank at {directory} is empty")
     return QuestionBank(questions)
+
+
+@lru_cache(maxsize=4)
+def load_formats(path: Path = FORMATS_FILE) -> dict[str, InterviewFormat]:
+    """The interview formats, by id."""
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or []
+        formats = [InterviewFormat.model_validate(item) for item in raw]
+    except (OSError, yaml.YAMLError, ValidationError) as err:
+        raise ConfigError(f"interview formats file {path} is invalid: {err}") from None
+    return {f.id: f for f in formats}
+
+
+def require_format(format_id: str) -> InterviewFormat:
+    formats = load_formats()
+    if format_id not in formats:
+        raise NotFound(f"unknown format {format_id!r}; choose one of: {', '.join(formats)}")
+    return formats[format_id]
