@@ -86,6 +86,16 @@ class Settings(BaseSettings):
     prices: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     limits: Limits = Field(default_factory=Limits)
     budgets: Budgets = Field(default_factory=Budgets)
+    telegram_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "telegram_bot_token")
+    )
+    telegram_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("TELEGRAM_BASE_URL", "telegram_base_url")
+    )
+    """A self-hosted Bot API server, e.g. http://localhost:8081 (default: api.telegram.org)."""
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_SECRET", "telegram_webhook_secret")
+    )
     default_user: str = "local"
     bank_dir: Path | None = None
     """A directory of question YAML files to use instead of the bank shipped with the coach."""

@@ -27,13 +27,13 @@ from pydantic import BaseModel, Field
 from agent.checkpoint import open_checkpointer
 from agent.config import Settings
 from agent.domain import Prompt, SessionReport, Turn
-from agent.errors import AnswerRejected, SessionClosed
+from agent.errors import AnswerRejected, NotFound, SessionClosed
 from agent.graph import STUCK, GraphDeps, build_graph
 from agent.guardrails import CostGate, RateLimiter, check_answer, cost_usd
 from agent.llm.factory import make_llm
 from agent.llm.port import LLM
 from agent.memory import WeakTopic, starting_difficulty, weak_topics
-from agent.planner import DEFAULT_FORMAT, plan_slots
+from agent.planner import DEFAULT_FORMAT, candidates, plan_slots
 from agent.report import build_report
 from agent.store.budget import BudgetLedger
 from agent.store.repository import Store
@@ -128,6 +128,10 @@ class SessionService:
             raise AnswerRejected(f"ask for between 1 and {limits.max_questions_per_session} questions, not {questions}")
         topic = self.bank.require_topic(topic) if topic else None
         plan = plan_slots(interview_format, topic, questions)
+        if not any(candidates(self.bank, slot) for slot in plan):
+            where = f" on {topic}" if topic else ""
+            raise NotFound(f"the question bank has nothing for a {interview_format.title.lower()}{where} yet; "
+                           "try another format or topic")
         session_id = self.store.create_session(user, fmt, [topic] if topic else [], len(plan), self.llm.name)
         mastery = {m.topic: m.mastery for m in self.store.memory_of(user).mastery}
         state = {

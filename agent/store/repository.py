@@ -254,7 +254,8 @@ class Store:
                 .join(SessionRow, SessionRow.id == TurnRow.session_id)
                 .where(SessionRow.user_id == uid, TurnRow.question_id == question_id, TurnRow.grade.is_not(None))
             ).all()
-        return Counter(v["key_point"] for g in grades for v in g["verdicts"] if v["verdict"] != "covered")
+        # JSON columns keep Python None as JSON null, which `is_not(None)` lets through
+        return Counter(v["key_point"] for g in grades if g for v in g["verdicts"] if v["verdict"] != "covered")
 
     def due_by_topic(self, user: str, now: datetime | None = None) -> Counter[str]:
         uid = self.user_id(user)

@@ -1,0 +1,61 @@
+"""`coach telegram`: run the Telegram bot (long polling, or a webhook with a secret token)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import signal
+from typing import Annotated
+
+import typer
+
+from agent.errors import ConfigError
+from bots.app import app, console, load_settings, user_errors
+
+
+@app.command()
+@user_errors
+def telegram(
+    webhook: Annotated[str | None, typer.Option(help="Public HTTPS URL for webhook mode (default: polling).")] = None,
+    listen: Annotated[str, typer.Option(help="Address the webhook server binds.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port the webhook server binds.")] = 8443,
+    base_url: Annotated[str | None, typer.Option(help="A self-hosted Bot API server URL.")] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Use the offline interviewer and grader.")] = False,
+) -> None:
+    """Run the coach as a Telegram bot (needs TELEGRAM_BOT_TOKEN)."""
+    settings = load_settings()
+    if not settings.telegram_bot_token:
+        raise ConfigError("set TELEGRAM_BOT_TOKEN (from @BotFather) to run the bot")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it would log URLs, and URLs hold the token
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    asyncio.run(_serve(settings, webhook, listen, port, base_url or settings.telegram_base_url, offline))
+
+
+async def _serve(settings, webhook, listen, port, base_url, offline) -> None:
+    from agent.service import SessionService
+    from bots.telegram.bot import build_application, register_commands
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with SessionService.open(settings, offline=True if offline else None) as coach:
+        application = build_application(coach, settings.telegram_bot_token.get_secret_value(), base_url=base_url)
+        async with application:
+            await register_commands(application)
+            await application.start()
+            if webhook:
+                secret = (settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret
+                          else secrets.token_urlsafe(32))
+                await application.updater.start_webhook(
+                    listen=listen, port=port, url_path="telegram", webhook_url=f"{webhook.rstrip('/')}/telegram",
+                    secret_token=secret, drop_pending_updates=False)
+                console.print(f"webhook listening on {listen}:{port}/telegram for {webhook}")
+            else:
+                await application.updater.start_polling(drop_pending_updates=False)
+                console.print("polling Telegram for updates; Ctrl-C stops")
+            await stop.wait()
+            await application.updater.stop()
+            await application.stop()

@@ -1,0 +1,280 @@
+"""The coach in Telegram: a whole mock interview in a private chat.
+
+    TELEGRAM_BOT_TOKEN=... coach telegram                 # long polling
+    coach telegram --webhook https://host/tg --port 8443  # webhook with a secret token
+
+Handlers only translate: a chat message becomes a SessionService call, and the Step that comes
+back becomes HTML messages. Interview state lives in the service and its checkpointer, so a
+restarted bot continues every chat where it was. Each chat's updates run one at a time and in
+order (a per-chat lock); different chats run in parallel. Every action carries the Telegram
+update id as its idempotency key, so a redelivered update is handled once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from html import escape
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.ext import (
+    AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes,
+    MessageHandler, filters,
+)
+from telegram.request import BaseRequest
+
+from agent.errors import CoachError
+from agent.service import SessionService, Step
+from bots.charts import progress_png
+from bots.telegram.render import grade_html, prompt_html, report_html, split_message
+
+log = logging.getLogger(__name__)
+
+COMMANDS = [
+    ("start", "What the coach does; pick a topic and format"),
+    ("interview", "Concept interview: /interview [topic]"),
+    ("rapid", "Rapid-fire screen, about ten quick questions"),
+    ("code", "Coding round against hidden tests"),
+    ("design", "System design round"),
+    ("behavioural", "Behavioural round (STAR stories)"),
+    ("mock", "The 45-minute mock interview"),
+    ("hint", "A nudge on the current question"),
+    ("skip", "Skip the current question"),
+    ("end", "End the interview and get the report"),
+    ("progress", "Weak topics and your progress chart"),
+    ("help", "How this works"),
+]
+FORMAT_COMMANDS = {"interview": "concept", "rapid": "rapid", "code": "code", "design": "design",
+                   "behavioural": "behavioural", "mock": "mock"}
+HELP = (
+    "I run mock interviews for software and AI-engineer roles and grade every answer against a rubric.\n\n"
+    "/interview [topic] a concept interview · /rapid a rapid-fire screen · /code a coding round · "
+    "/design system design · /behavioural STAR stories · /mock the 45-minute mock\n"
+    "Answer in plain text. /hint for a nudge, /skip to move on, /end for your report, "
+    "/progress for weak topics and a chart."
+)
+
+
+def user_of(update: Update) -> str:
+    return f"tg:{update.effective_user.id}"
+
+
+class CoachBot:
+    def __init__(self, coach: SessionService) -> None:
+        self.coach = coach
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    async def _send(self, update: Update, html: str, **kwargs) -> None:
+        for chunk in split_message(html):
+            await update.effective_chat.send_message(chunk, parse_mode=ParseMode.HTML, **kwargs)
+
+    async def _show(self, update: Update, step: Step, context: ContextTypes.DEFAULT_TYPE | None = None) -> None:
+        """Render a Step: grades, a notice, the next question or the report."""
+        if step.duplicate:
+            return
+        for turn in step.graded:
+            await self._send(update, grade_html(turn))
+        if step.notice:
+            await self._send(update, f"<i>{escape(step.notice)}</i>")
+        if step.prompt:
+            await self._send(update, prompt_html(step.prompt, step.hints))
+        if step.report:
+            await self._send(update, report_html(step.report))
+        if context is not None and context.job_queue is not None:
+            self._schedule_reminder(update, step, context)
+
+    def _schedule_reminder(self, update: Update, step: Step, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """One reminder per chat, for the question now waiting, when its time budget runs out."""
+        name = f"remind:{update.effective_chat.id}"
+        for job in context.job_queue.get_jobs_by_name(name):
+            job.schedule_removal()
+        prompt = step.prompt
+        if prompt is None or not prompt.time_budget_s or prompt.is_follow_up:
+            return
+        context.job_queue.run_once(
+            self.remind, when=prompt.time_budget_s, name=name, chat_id=update.effective_chat.id,
+            user_id=update.effective_user.id, data={"session": step.session_id, "seq": prompt.seq,
+                                                     "minutes": max(1, prompt.time_budget_s // 60)},
+        )
+
+    async def remind(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Time is up: nudge, unless the question was answered meanwhile."""
+        job = context.job
+        step = await self.coach.resume(job.data["session"], f"tg:{job.user_id}")
+        if step.finished or step.prompt is None or step.prompt.seq != job.data["seq"]:
+            return
+        await context.bot.send_message(
+            job.chat_id, f"⏰ Time is up for this one (about {job.data['minutes']} min). Answer when "
+            "you are ready: a late answer is still graded, and marked late.")
+
+    async def _in_chat(self, update: Update, work: Callable[[], Awaitable[None]]) -> None:
+        """Run `work` for this chat after the chat's earlier updates; explain CoachErrors."""
+        if update.effective_chat.type != ChatType.PRIVATE:
+            await update.effective_chat.send_message("I run interviews in private chats: message me directly.")
+            return
+        async with self._locks[update.effective_chat.id]:
+            try:
+                await work()
+            except CoachError as err:
+                await update.effective_chat.send_message(str(err))
+
+    def _session(self, update: Update) -> str | None:
+        return self.coach.latest_active(user_of(update))
+
+    # --- commands ---------------------------------------------------------------------------------
+
+    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Introduce the coach with topic and format buttons."""
+        topics = list(self.coach.bank.topics())
+        rows = [[InlineKeyboardButton(t.replace("_", " "), callback_data=f"topic:{t}") for t in topics[i : i + 3]]
+                for i in range(0, len(topics), 3)]
+        rows.append([InlineKeyboardButton(label, callback_data=f"format:{fmt}") for fmt, label in
+                     (("rapid", "⚡ rapid-fire"), ("mock", "🎯 45-min mock"), ("behavioural", "🗣 behavioural"))])
+        await update.effective_chat.send_message(
+            HELP + "\n\nPick a topic for a concept interview, or a format:", reply_markup=InlineKeyboardMarkup(rows))
+
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Explain the commands."""
+        await update.effective_chat.send_message(HELP)
+
+    async def begin(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/interview [topic], /rapid, /code, /design, /behavioural, /mock: start that format."""
+        command = update.effective_message.text.split()[0].lstrip("/").split("@")[0].lower()
+        topic = " ".join(context.args or []) or None
+        await self._in_chat(update, lambda: self._begin(update, context, FORMAT_COMMANDS[command], topic))
+
+    async def _begin(self, update: Update, context: ContextTypes.DEFAULT_TYPE, fmt: str, topic: str | None) -> None:
+        user = user_of(update)
+        active = self.coach.latest_active(user)
+        step = await self.coach.start(user, topic=topic, fmt=fmt)
+        if active:
+            await self.coach.end(active, user)  # one interview per chat: the new one replaces it
+        await self._show(update, step, context)
+
+    async def act(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/hint, /skip, /end on the current interview."""
+        command = update.effective_message.text.split()[0].lstrip("/").split("@")[0].lower()
+        await self._in_chat(update, lambda: self._act(update, context, command))
+
+    async def _act(self, update: Update, context: ContextTypes.DEFAULT_TYPE, command: str) -> None:
+        session = self._session(update)
+        if session is None:
+            await update.effective_chat.send_message("No interview is running: /interview starts one.")
+            return
+        verb = {"hint": self.coach.hint, "skip": self.coach.skip, "end": self.coach.end}[command]
+        await self._show(update, await verb(session, user_of(update), key=f"tg:{update.update_id}"), context)
+
+    async def progress(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Weak topics with reasons, reviews due, and the chart as a photo."""
+        await self._in_chat(update, lambda: self._progress(update))
+
+    async def _progress(self, update: Update) -> None:
+        report = self.coach.progress(user_of(update))
+        if not report.history:
+            await update.effective_chat.send_message("No graded answers yet: /interview starts one.")
+            return
+        lines = ["<b>Weak topics</b>"] + [f"• {escape(w.topic)}: {escape(w.reason)}" for w in report.weak_topics]
+        if not report.weak_topics:
+            lines.append("none: every topic is at 60% or better")
+        if report.due:
+            lines.append(f"\n{len(report.due)} review(s) due now: /interview brings them back first.")
+        await self._send(update, "\n".join(lines))
+        png = await asyncio.to_thread(progress_png, report)
+        await update.effective_chat.send_photo(png, caption="Scores over time per topic")
+
+    # --- messages ---------------------------------------------------------------------------------
+
+    async def answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A text message is the answer to the waiting question."""
+        await self._in_chat(update, lambda: self._answer(update, context, update.effective_message.text))
+
+    async def _answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+        session = self._session(update)
+        if session is None:
+            await update.effective_chat.send_message("No interview is running: /interview starts one, /help explains.")
+            return
+        await update.effective_chat.send_chat_action(ChatAction.TYPING)
+        step = await self.coach.answer(session, user_of(update), text, key=f"tg:{update.update_id}")
+        await self._show(update, step, context)
+
+    async def document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A .py file is read as a code answer; other files get a polite no."""
+        doc = update.effective_message.document
+        if not (doc.file_name or "").endswith(".py"):
+            await update.effective_chat.send_message("I can read .py files as code answers; for anything else, send text.")
+            return
+        if (doc.file_size or 0) > self.coach.settings.limits.max_code_chars:
+            await update.effective_chat.send_message("That file is too large for a code answer.")
+            return
+        data = await (await doc.get_file()).download_as_bytearray()
+        text = bytes(data).decode("utf-8", errors="replace")
+        await self._in_chat(update, lambda: self._answer(update, context, text))
+
+    async def unsupported(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Stickers, photos, voice notes: say what works instead."""
+        message = update.effective_message
+        if message.voice or message.audio or message.video_note:
+            text = "I can't listen to voice notes yet: please type your answer."
+        else:
+            text = "I grade text answers: please type yours (or /hint, /skip, /end)."
+        await update.effective_chat.send_message(text)
+
+    async def edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Edits are not re-graded: the first version counts."""
+        await update.effective_chat.send_message(
+            "I grade each answer as first sent, so that edit was not graded. Send a new message to add to it.")
+
+    async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Topic and format buttons from /start."""
+        query = update.callback_query
+        await query.answer()
+        kind, _, value = (query.data or "").partition(":")
+        if kind == "topic":
+            await self._in_chat(update, lambda: self._begin(update, context, "concept", value))
+        elif kind == "format":
+            await self._in_chat(update, lambda: self._begin(update, context, value, None))
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log first, with context; then tell the user something useful (never the exception)."""
+        chat = update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
+        log.error("update %s in chat %s failed", getattr(update, "update_id", "?"), chat, exc_info=context.error)
+        if isinstance(update, Update) and update.effective_chat:
+            await update.effective_chat.send_message(
+                "Something went wrong on my side. Your interview is saved: send your answer again, or /end.")
+
+
+def build_application(coach: SessionService, token: str, request: BaseRequest | None = None,
+                      base_url: str | None = None, rate_limit: bool = True) -> Application:
+    """Wire the handlers. `request` swaps the HTTP layer (the in-memory Bot API in tests)."""
+    bot = CoachBot(coach)
+    builder = ApplicationBuilder().token(token).concurrent_updates(256)
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    if base_url:
+        builder = builder.base_url(f"{base_url.rstrip('/')}/bot").base_file_url(f"{base_url.rstrip('/')}/file/bot")
+    if rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+    app = builder.build()
+    app.bot_data["coach_bot"] = bot
+    app.add_handler(CommandHandler("start", bot.start))
+    app.add_handler(CommandHandler("help", bot.help))
+    app.add_handler(CommandHandler(list(FORMAT_COMMANDS), bot.begin))
+    app.add_handler(CommandHandler(["hint", "skip", "end"], bot.act))
+    app.add_handler(CommandHandler("progress", bot.progress))
+    app.add_handler(CallbackQueryHandler(bot.button))
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED, bot.edited))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, bot.answer))
+    app.add_handler(MessageHandler(filters.Document.ALL, bot.document))
+    app.add_handler(MessageHandler(filters.ALL & ~filters.COMMAND, bot.unsupported))
+    app.add_error_handler(bot.on_error)
+    return app
+
+
+async def register_commands(app: Application) -> None:
+    """Publish the command menu (Telegram shows it next to the text box)."""
+    await app.bot.set_my_commands([BotCommand(name, description) for name, description in COMMANDS])

@@ -1,0 +1,120 @@
+"""`coach telegram` as a process, polling a local Bot API server over real HTTP; killed and restarted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from bots.telegram.fake_api import FakeBotAPI, _decode
+from tests.conftest import MINI_BANK
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "123456:TEST-token-never-printed"
+
+
+class BotAPIServer:
+    """The in-memory Bot API behind a real HTTP server, with a queue of updates for getUpdates."""
+
+    def __init__(self) -> None:
+        self.api = FakeBotAPI()
+        self.updates: list[dict] = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                params = _decode({k: v[0] for k, v in urllib.parse.parse_qs(body).items()})
+                method = self.path.rsplit("/", 1)[-1]
+                result = outer.get_updates(params) if method == "getUpdates" else outer.answer(method, params)
+                payload = json.dumps({"ok": True, "result": result}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, method: str, params: dict):
+        with self.lock:
+            return self.api._answer(method, params, {})  # noqa: SLF001
+
+    def get_updates(self, params: dict) -> list[dict]:
+        offset = int(params.get("offset") or 0)
+        deadline = time.monotonic() + min(float(params.get("timeout") or 0), 1.0)
+        while True:
+            with self.lock:
+                ready = [u for u in self.updates if u["update_id"] >= offset]
+            if ready or time.monotonic() >= deadline:
+                return ready
+            time.sleep(0.02)
+
+    def say(self, chat: int, text: str) -> None:
+        with self.lock:
+            self.updates.append(self.api.text_update(chat, text))
+
+    def wait_for(self, predicate, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                for sent in self.api.sent:
+                    if sent.method == "sendMessage" and predicate(sent.text):
+                        return sent.text
+            time.sleep(0.05)
+        raise AssertionError(f"no matching reply; sent: {[s.text[:60] for s in self.api.sent]}")
+
+
+@pytest.fixture
+def bot_api():
+    server = BotAPIServer()
+    yield server
+    server.server.shutdown()
+
+
+def run_bot(bot_api: BotAPIServer, home: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COACH_HOME": str(home), "COACH_BANK_DIR": str(MINI_BANK),
+           "TELEGRAM_BOT_TOKEN": TOKEN}
+    return subprocess.Popen([sys.executable, "-m", "bots.cli", "telegram", "--offline", "--base-url", bot_api.url],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def test_polling_bot_survives_a_kill_mid_interview(bot_api: BotAPIServer, coach_home: Path) -> None:
+    bot = run_bot(bot_api, coach_home)
+    try:
+        bot_api.say(7, "/interview sql")
+        bot_api.wait_for(lambda t: "What does a database index" in t)
+        assert [c["command"] for c in bot_api.api.commands][:2] == ["start", "interview"]
+    finally:
+        bot.send_signal(signal.SIGKILL)
+        bot.wait(10)
+
+    bot = run_bot(bot_api, coach_home)  # a new process continues the same interview
+    try:
+        bot_api.say(7, "An index avoids a full table scan, so lookups are faster.")
+        bot_api.wait_for(lambda t: t.startswith("<b>Score 33%</b>"))
+        bot_api.wait_for(lambda t: "What happens to inserts" in t)
+    except AssertionError:
+        bot.kill()
+        print(bot.communicate()[1])
+        raise
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        out, err = bot.communicate(timeout=20)
+    assert bot.returncode == 0, err
+    assert TOKEN not in out + err  # the token never reaches the logs
