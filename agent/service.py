@@ -95,6 +95,11 @@ class SessionService:
         )
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._rate = RateLimiter(settings.limits.messages_per_minute)
+        self._active: dict[str, str] = {}
+        """session id -> owner, for sessions this process saw active (saves a query per action)."""
+        self._stored_turns: dict[str, int] = {}
+        """Turns known to be in the store per session, so an action without new turns skips the
+        store; empty after a restart, when the first action reconciles checkpoint and store."""
 
     @classmethod
     @asynccontextmanager
@@ -198,9 +203,11 @@ class SessionService:
         }
 
     async def _act(self, session_id: str, user: str, kind: str, text: str = "", key: str | None = None) -> Step:
-        row = self.store.session(session_id, user)
-        if row.status == "finished":
-            raise SessionClosed(f"session {session_id} has ended; start a new one with `coach interview`")
+        if self._active.get(session_id) != user:
+            row = self.store.session(session_id, user)  # NotFound for another user's session
+            if row.status == "finished":
+                raise SessionClosed(f"session {session_id} has ended; start a new one with `coach interview`")
+            self._active[session_id] = user
         action = {"kind": kind, "text": text, "at": datetime.now(UTC).isoformat()}
         if key:
             action["key"] = key
@@ -222,11 +229,15 @@ class SessionService:
         return self._step(session_id, user, values, graded=[t for t in new if t.outcome != "ended"])
 
     def _persist(self, session_id: str, user: str, values: dict[str, Any]) -> list[Turn]:
-        turns = [Turn.model_validate(t) for t in values.get("turns", [])]
-        new = self.store.record_turns(
-            session_id, user, turns, price=lambda u: cost_usd(u, self.settings.prices)
-        )
+        raw = values.get("turns", [])
+        new: list[Turn] = []
+        if len(raw) != self._stored_turns.get(session_id):
+            turns = [Turn.model_validate(t) for t in raw]
+            new = self.store.record_turns(session_id, user, turns, price=lambda u: cost_usd(u, self.settings.prices))
+            self._stored_turns[session_id] = len(raw)
         if values.get("phase") == "done":
+            self._stored_turns.pop(session_id, None)
+            self._active.pop(session_id, None)
             report = build_report(self.store.session(session_id, user), user, self.store.turns(session_id))
             self.store.finish_session(session_id, report.score)
         return new

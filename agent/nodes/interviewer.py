@@ -91,7 +91,7 @@ def make_interviewer(deps: GraphDeps):
         open_points = set(state.get("open_points", []))
         probes = [fu for fu in question.follow_ups if fu.key_point in open_points and fu.key_point not in probed]
         # Most useful first: points this candidate keeps missing, then the rubric's heaviest.
-        history = deps.missed_before(state["user"], question.id) if probes else Counter()
+        history = deps.missed_before(state["user"], question.id) if len(probes) > 1 else Counter()
         weight = {kp.id: kp.weight for kp in question.key_points}
         return sorted(probes, key=lambda fu: (-history[fu.key_point], -weight[fu.key_point]))
 

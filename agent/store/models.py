@@ -23,6 +23,7 @@ class UserRow(Base):
 
 class SessionRow(Base):
     __tablename__ = "interview_sessions"
+    __table_args__ = (Index("ix_sessions_user_status_started", "user_id", "status", "started_at"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)

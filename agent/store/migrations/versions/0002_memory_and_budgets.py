@@ -38,6 +38,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('review_cards', schema=None) as batch_op:
         batch_op.create_index('ix_review_cards_user_due', ['user_id', 'due'], unique=False)
+    with op.batch_alter_table('interview_sessions', schema=None) as batch_op:
+        batch_op.create_index('ix_sessions_user_status_started', ['user_id', 'status', 'started_at'], unique=False)
     with op.batch_alter_table('turns', schema=None) as batch_op:
         batch_op.add_column(sa.Column('chosen_because', sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column('time_budget_s', sa.Integer(), nullable=True))
@@ -47,6 +49,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('interview_sessions', schema=None) as batch_op:
+        batch_op.drop_index('ix_sessions_user_status_started')
     with op.batch_alter_table('turns', schema=None) as batch_op:
         batch_op.drop_column('code_runs')
         batch_op.drop_column('guardrail_events')

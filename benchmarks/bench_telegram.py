@@ -1,0 +1,108 @@
+"""Load benchmark: simulated candidates interviewing at once through the real Telegram handler stack.
+
+Each user runs a whole offline interview in their own private chat (the in-memory Bot API stands
+in for Telegram; python-telegram-bot, the service, SQLite and the checkpointer are real). Two
+arrival patterns:
+  paced  each user thinks 2-6 s before every message (still far quicker than a real answer);
+  burst  every user sends the next message the moment the last reply lands (a stress test).
+Prints per-message reply latency p50/p95, lost or crossed replies, and memory growth.
+
+    python benchmarks/bench_telegram.py [--users 200] [--questions 5] [--mode paced|burst|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from telegram import Update
+
+from agent.config import Settings
+from agent.service import SessionService
+from bots.telegram.bot import build_application
+from bots.telegram.fake_api import FakeBotAPI
+
+ANSWER = ("It trades memory for speed: results are cached and reused, so each step is cheaper, "
+          "but the cache grows and needs a bound.")
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+async def candidate(app, api: FakeBotAPI, chat: int, questions: int, think: tuple[float, float],
+                    latencies: list[float], rng: random.Random) -> int:
+    """One user's interview; returns how many grades they received."""
+    async def send(text: str) -> None:
+        if think[1]:
+            await asyncio.sleep(rng.uniform(*think))
+        t0 = time.perf_counter()
+        await app.process_update(Update.de_json(api.text_update(chat, text), app.bot))
+        latencies.append((time.perf_counter() - t0) * 1000)
+
+    await send(f"/interview")
+    for _ in range(questions * 3):  # main answers plus follow-ups, until the report
+        if any("Interview over" in s.text for s in api.replies(chat)):
+            break
+        await send(f"{ANSWER} [chat {chat}]")
+    return sum(s.text.startswith("<b>Score") for s in api.replies(chat))
+
+
+async def run(users: int, questions: int, think: tuple[float, float]) -> dict:
+    with tempfile.TemporaryDirectory() as home:
+        settings = Settings(home=Path(home))
+        settings = settings.model_copy(update={"limits": settings.limits.model_copy(
+            update={"questions_per_session": questions})})
+        async with SessionService.open(settings, offline=True) as coach:
+            api = FakeBotAPI()
+            app = build_application(coach, token="1:bench", request=api, rate_limit=False)
+            async with app:
+                rng = random.Random(5)
+                latencies: list[float] = []
+                rss0 = rss_mib()
+                t0 = time.perf_counter()
+                grades = await asyncio.gather(*(candidate(app, api, 10_000 + i, questions, think, latencies, rng)
+                                                for i in range(users)))
+                wall = time.perf_counter() - t0
+                rss1 = rss_mib()
+        crossed = sum(1 for s in api.sent if "[chat " in s.text and f"[chat {s.chat_id}]" not in s.text)
+        finished = sum(any("Interview over" in s.text for s in api.replies(10_000 + i)) for i in range(users))
+        return {"latencies": latencies, "wall": wall, "grades": sum(grades), "finished": finished,
+                "crossed": crossed, "rss": (rss0, rss1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--questions", type=int, default=5)
+    parser.add_argument("--mode", choices=["paced", "burst", "both"], default="both")
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
+    modes = {"paced": (2.0, 6.0), "burst": (0.0, 0.0)}
+    for mode in (["paced", "burst"] if args.mode == "both" else [args.mode]):
+        r = asyncio.run(run(args.users, args.questions, modes[mode]))
+        lat = r["latencies"]
+        print(f"{mode}: {args.users} users x {args.questions}-question interviews, {len(lat)} messages "
+              f"in {r['wall']:.1f} s ({len(lat) / r['wall']:.0f} msg/s)")
+        print(f"  reply latency p50 {statistics.median(lat):.1f} ms   p95 {pct(lat, 95):.1f} ms   "
+              f"max {max(lat):.1f} ms")
+        print(f"  finished interviews {r['finished']}/{args.users}, grades {r['grades']}, "
+              f"crossed replies {r['crossed']}, lost interviews {args.users - r['finished']}")
+        print(f"  memory RSS {r['rss'][0]:.0f} -> {r['rss'][1]:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
