@@ -49,13 +49,23 @@ def _windows(answer: str) -> list[str]:
     return parts + pairs
 
 
+NEGATION_SCOPE = 4
+"""A negation word ("not", "never", "no") negates up to this many following tokens."""
+
+
 def _negated(window_tokens: list[str], phrase_stems: set[str]) -> bool:
-    """A negation word within three tokens before a word that matched the point."""
+    """True when most of the point's matched words appear only under a negation.
+
+    "It does not reduce latency" negates the point; "where no right row matches" inside an
+    otherwise affirmative answer does not, because the other matched words stand unnegated.
+    """
+    seen: dict[str, bool] = {}  # stem -> every occurrence so far was negated
     for i, tok in enumerate(window_tokens):
-        if stem(tok) in phrase_stems and tok not in STOPWORDS:
-            if any(t in NEGATIONS for t in window_tokens[max(0, i - 3) : i]):
-                return True
-    return False
+        s = stem(tok)
+        if s in phrase_stems and tok not in STOPWORDS:
+            negated = any(t in NEGATIONS for t in window_tokens[max(0, i - NEGATION_SCOPE) : i])
+            seen[s] = seen.get(s, True) and negated
+    return bool(seen) and sum(seen.values()) * 2 > len(seen)
 
 
 def _match(point: KeyPoint, windows: list[tuple[str, list[str], set[str]]]) -> _Match:
