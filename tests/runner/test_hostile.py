@@ -1,0 +1,252 @@
+"""Hostile submissions against the real sandbox: each is contained and never passes.
+
+For every attack: the verdict is not "passed", no secret from the host appears in any output, no
+process of the job is left behind, the host is untouched, and the runner still answers.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.domain import CallCase, Challenge
+from tools.runner import CodeRunner, SandboxLimits
+from tools.runner.sandbox import SANDBOX_UIDS, _pids_of
+
+SECRET = "sk-ant-test-SECRET-7f3a9c"
+HIDDEN_ANSWER = 987654321
+
+CHALLENGE = Challenge(
+    id="answer", title="The answer", statement="Return the answer.", entry_point="solve",
+    starter="def solve():\n    ...\n", reference_solution=f"def solve():\n    return {HIDDEN_ANSWER}\n",
+    cases=(CallCase(args=(), expected=HIDDEN_ANSWER), CallCase(args=(), expected=HIDDEN_ANSWER)),
+)
+
+ATTACKS = {
+    "fork bomb": """
+        import os
+        while True:
+            try:
+                os.fork()
+            except OSError:
+                pass
+    """,
+    "thread bomb": """
+        import threading, time
+        while True:
+            threading.Thread(target=time.sleep, args=(100,)).start()
+    """,
+    "memory bomb": """
+        hog = []
+        while True:
+            hog.append(bytearray(50 * 1024 * 1024))
+    """,
+    "fill tmpfs": """
+        with open("/tmp/fill", "wb") as f:
+            while True:
+                f.write(b"x" * 1024 * 1024)
+    """,
+    "fill dev shm": """
+        with open("/dev/shm/fill", "wb") as f:
+            while True:
+                f.write(b"x" * 1024 * 1024)
+    """,
+    "cpu loop ignoring signals": """
+        import signal
+        for s in (signal.SIGXCPU, signal.SIGTERM, signal.SIGINT):
+            signal.signal(s, signal.SIG_IGN)
+        while True:
+            pass
+    """,
+    "sleep forever": """
+        import time
+        time.sleep(10 ** 6)
+    """,
+    "huge output": """
+        import sys
+        while True:
+            sys.stdout.write("spam" * 10000)
+    """,
+    "secrets via os.environ": """
+        import os
+        print(dict(os.environ))
+        raise SystemExit(str(dict(os.environ)))
+    """,
+    "secrets via /proc environ": """
+        import glob
+        for path in glob.glob("/proc/*/environ"):
+            try:
+                print(path, open(path, "rb").read())
+            except OSError as err:
+                print(path, err)
+    """,
+    "read host files": """
+        for path in ("/etc/shadow", "/etc/passwd", "/root/.bashrc", "CANARY", "/work"):
+            try:
+                print(open(path).read())
+            except OSError as err:
+                print("blocked", path, err)
+    """,
+    "read the hidden cases": """
+        import gc, sys
+        def look():
+            wanted = "".join(["9876", "54321"])  # the hidden answer, built at run time: no constant holds it
+            hits = sum(1 for o in gc.get_objects() if isinstance(o, (list, dict, tuple)) and wanted in repr(o))
+            f = sys._getframe().f_back
+            while f:
+                hits += wanted in repr(f.f_locals)
+                f = f.f_back
+            return hits
+        print("FOUND" if look() else "clean")
+        def solve():
+            return 0
+    """,
+    "write outside the work dir": """
+        for path in ("/usr/evil", "/evil", "/opt/coach/evil", "/proc/evil"):
+            try:
+                open(path, "w").write("x")
+                print("WROTE", path)
+            except OSError as err:
+                print("blocked", path, err)
+    """,
+    "tcp and dns": """
+        import socket
+        for host, port in (("127.0.0.1", 5432), ("1.1.1.1", 53), ("pypi.org", 443)):
+            try:
+                socket.create_connection((host, port), timeout=1)
+                print("CONNECTED", host)
+            except OSError as err:
+                print("blocked", host, err)
+    """,
+    "unix sockets": """
+        import socket, glob
+        for path in glob.glob("/var/run/**/*", recursive=True) + ["/var/run/postgresql/.s.PGSQL.5432"]:
+            s = socket.socket(socket.AF_UNIX)
+            try:
+                s.connect(path)
+                print("CONNECTED", path)
+            except OSError as err:
+                print("blocked", path, err)
+    """,
+    "segfault via ctypes": """
+        import ctypes
+        ctypes.string_at(0)
+    """,
+    "deep recursion": """
+        import sys
+        sys.setrecursionlimit(10 ** 6)
+        def down(n):
+            return down(n + 1)
+        down(0)
+    """,
+    "setsid daemon": """
+        import os, time
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                time.sleep(1000)
+            os._exit(0)
+        def solve():
+            return 1
+    """,
+    "child holding stdout open": """
+        import subprocess
+        subprocess.Popen(["/usr/bin/sleep", "1000"])
+        def solve():
+            return 1
+    """,
+    "signal host processes": """
+        import os, signal
+        for pid in range(1, 400):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        os.kill(VICTIM, signal.SIGKILL) if VICTIM else None
+    """,
+    "nested user namespace": """
+        import ctypes, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        CLONE_NEWUSER = 0x10000000
+        if libc.unshare(CLONE_NEWUSER) == 0:
+            print("UNSHARED")
+        else:
+            print("blocked", os.strerror(ctypes.get_errno()))
+        def solve():
+            return 1
+    """,
+    "sys.exit(0)": """
+        import sys
+        print("all passed")
+        sys.exit(0)
+    """,
+    "os._exit(0)": """
+        import os
+        print("OK 2/2 tests passed")
+        os._exit(0)
+    """,
+    "forged result records": """
+        import os, sys, json
+        fd = int(sys.argv[1])
+        for i in range(2):
+            os.write(fd, (json.dumps({"i": i, "ok": True, "value": 42}) + "\\n").encode())
+        os.write(fd, b'{"kind": "done"}\\n')
+        os._exit(0)
+    """,
+}
+
+
+@pytest.fixture(scope="module")
+def runner() -> CodeRunner:
+    r = CodeRunner(SandboxLimits(wall_seconds=2.0, cpu_seconds=1))
+    r.sandbox.check()
+    return r
+
+
+def job_processes() -> list[int]:
+    """Live (non-zombie) processes running as any sandbox uid."""
+    return [pid for uid in SANDBOX_UIDS for pid in _pids_of(uid)]
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+def test_attack_is_contained(name: str, runner: CodeRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", SECRET)
+    canary = tmp_path / "canary.txt"
+    canary.write_text("host data")
+    victim = subprocess.Popen(["sleep", "60"])
+    code = textwrap.dedent(ATTACKS[name]).replace("ANSWER", str(HIDDEN_ANSWER)).replace(
+        "CANARY", str(canary)).replace("VICTIM", str(victim.pid))
+    started = time.monotonic()
+    try:
+        result = runner.run_challenge(code, CHALLENGE)
+        elapsed = time.monotonic() - started
+        everything = result.model_dump_json()
+        assert result.status != "passed", result
+        assert SECRET not in everything
+        assert "host data" not in everything
+        assert "FOUND" not in result.stdout and "CONNECTED" not in result.stdout
+        assert "WROTE" not in result.stdout and "UNSHARED" not in result.stdout
+        assert elapsed < 12, f"the runner took {elapsed:.1f} s"
+        assert victim.poll() is None, "a host process was killed"
+        assert canary.read_text() == "host data"
+        assert not Path("/usr/evil").exists() and not Path("/evil").exists()
+        assert job_processes() == [], "a process of the job outlived it"
+        after = runner.run_challenge(CHALLENGE.reference_solution, CHALLENGE)
+        assert after.status == "passed", after.message  # still responsive
+    finally:
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+
+
+def test_expected_statuses_for_resource_attacks(runner: CodeRunner) -> None:
+    status = {name: runner.run_challenge(textwrap.dedent(ATTACKS[name]), CHALLENGE).status
+              for name in ("memory bomb", "sleep forever", "huge output", "cpu loop ignoring signals")}
+    assert status == {"memory bomb": "memory", "sleep forever": "timeout", "huge output": "output_limit",
+                      "cpu loop ignoring signals": "timeout"}

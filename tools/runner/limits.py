@@ -1,0 +1,20 @@
+"""Resource limits of one sandboxed job (configurable; defaults from the design)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class SandboxLimits(BaseModel):
+    cpu_seconds: int = Field(default=2, ge=1, le=60)
+    memory_mib: int = Field(default=512, ge=64, le=8192)
+    """Address-space limit (RLIMIT_AS) inside the sandbox."""
+    processes: int = Field(default=64, ge=1, le=4096)
+    file_size_mib: int = Field(default=16, ge=1, le=1024)
+    open_files: int = Field(default=64, ge=16, le=4096)
+    wall_seconds: float = Field(default=5.0, gt=0, le=120)
+    output_bytes: int = Field(default=64 * 1024, ge=1024)
+    """Cap on stdout and on stderr, each; past it the job is killed."""
+    tmpfs_mib: int = Field(default=32, ge=1, le=1024)
+    """Size of the writable work directory (/tmp inside)."""
+    shm_mib: int = Field(default=1, ge=1, le=256)

@@ -1,0 +1,313 @@
+"""Launch one job in a bubblewrap sandbox and collect what comes out, within hard limits.
+
+Inside: every namespace unshared (no network), a read-only view of /usr only, a size-capped
+tmpfs as the work dir, a tiny /dev/shm, no environment, no capabilities, no nested user
+namespaces, and the harness sets CPU, memory, process, file-size and open-file limits on itself.
+Outside: bwrap starts with an empty environment, as an unprivileged uid of its own when we are
+root (RLIMIT_NPROC means nothing for root), in its own session; a wall clock and output caps are
+enforced here, and the whole process group is killed when the job ends. `--die-with-parent` and
+the pid namespace take every process of the job down with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import selectors
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools.runner.limits import SandboxLimits
+
+HARNESS = Path(__file__).with_name("harness.py")
+SANDBOX_HARNESS = "/opt/coach/harness.py"
+RESULT_CAP = 4 * 1024 * 1024
+SANDBOX_UIDS = range(61000, 61032)
+"""Unprivileged uids for jobs launched by root: one per concurrent job, so one job's fork bomb
+cannot use up another job's process allowance."""
+
+
+class SandboxUnavailable(Exception):
+    """bubblewrap or user namespaces are missing; the message says what to install or enable."""
+
+
+@dataclass
+class RawRun:
+    stdout: bytes = b""
+    stderr: bytes = b""
+    records: list[dict] = field(default_factory=list)
+    garbled: str = ""
+    returncode: int | None = None
+    timed_out: bool = False
+    output_exceeded: bool = False
+    duration_ms: float = 0.0
+
+
+_HARNESS_COPY: Path | None = None
+
+
+def _readable_harness() -> Path:
+    """A copy of the harness the job's uid can read (the package may live under /root)."""
+    global _HARNESS_COPY
+    if _HARNESS_COPY is None or not _HARNESS_COPY.exists():
+        directory = Path(tempfile.mkdtemp(prefix="coach-harness-"))
+        directory.chmod(0o755)
+        copy = directory / "harness.py"
+        copy.write_bytes(HARNESS.read_bytes())
+        copy.chmod(0o444)
+        _HARNESS_COPY = copy
+    return _HARNESS_COPY
+
+
+def _find_python() -> str:
+    """A system interpreter an unprivileged uid can read (the venv's may live under /root)."""
+    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3"):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    raise SandboxUnavailable("no system python3 in /usr/bin or /usr/local/bin for the sandbox; "
+                             "install python3 (apt-get install -y python3)")
+
+
+class _UidPool:
+    def __init__(self) -> None:
+        self._free: queue.Queue[int] = queue.Queue()
+        for uid in SANDBOX_UIDS:
+            self._free.put(uid)
+
+    def take(self) -> int:
+        return self._free.get(timeout=30)
+
+    def give(self, uid: int) -> None:
+        self._free.put(uid)
+
+
+_uids = _UidPool()
+
+
+class Sandbox:
+    def __init__(self, limits: SandboxLimits, bwrap: str | None = None, unsafe: bool = False) -> None:
+        self.limits = limits
+        self.unsafe = unsafe
+        self.bwrap = bwrap if bwrap is not None else (shutil.which("bwrap") or "bwrap")
+        self.python = _find_python()
+        self.harness = _readable_harness()
+        self._checked = False
+
+    # --- availability -------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Fail closed: raise SandboxUnavailable unless a trivial sandboxed job really runs."""
+        if self.unsafe or self._checked:
+            return
+        if not (os.path.isabs(self.bwrap) and os.access(self.bwrap, os.X_OK)) and not shutil.which(self.bwrap):
+            raise SandboxUnavailable(
+                "bubblewrap is not installed, so untrusted code cannot run safely. Install it "
+                "(apt-get install -y bubblewrap), or set COACH_UNSAFE_RUNNER=1 on a developer machine "
+                "to run code without a sandbox.")
+        probe = self.run({"mode": "calls", "code": "def f():\n    return 1\n", "entry_point": "f",
+                          "cases": [{"args": []}]})
+        if not probe.records or probe.records[0].get("value") != 1:
+            detail = probe.stderr.decode(errors="replace").strip()[:300]
+            raise SandboxUnavailable(
+                f"bubblewrap could not start a sandbox ({detail or 'no output'}). User namespaces may "
+                "be disabled: enable them (sysctl kernel.unprivileged_userns_clone=1), or set "
+                "COACH_UNSAFE_RUNNER=1 on a developer machine.")
+        self._checked = True
+
+    # --- running ------------------------------------------------------------------------------
+
+    def _argv(self, result_fd: int) -> list[str]:
+        lim = self.limits
+        if self.unsafe:
+            return [self.python, "-I", "-S", str(self.harness), str(result_fd)]
+        argv = [
+            self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+            "--new-session", "--clearenv", "--cap-drop", "ALL",
+            "--ro-bind", "/usr", "/usr",
+        ]
+        for link in ("bin", "lib", "lib64", "sbin"):
+            target = Path("/") / link
+            if target.is_symlink():
+                argv += ["--symlink", os.readlink(target), f"/{link}"]
+            elif target.is_dir():
+                argv += ["--ro-bind", str(target), f"/{link}"]
+        argv += [
+            "--ro-bind", str(self.harness), SANDBOX_HARNESS,
+            "--proc", "/proc", "--dev", "/dev",
+            "--size", str(lim.tmpfs_mib * 1024 * 1024), "--tmpfs", "/tmp",
+            "--size", str(lim.shm_mib * 1024 * 1024), "--tmpfs", "/dev/shm",
+            "--chdir", "/tmp",
+            "--setenv", "HOME", "/tmp", "--setenv", "PATH", "/usr/bin:/bin",
+            "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "LANG", "C.UTF-8",
+            "--remount-ro", "/",
+            self.python, "-I", "-S", SANDBOX_HARNESS, str(result_fd),
+        ]
+        return argv
+
+    def run(self, job: dict) -> RawRun:
+        """Run one job; the job dict is what the harness reads (limits are added here)."""
+        lim = self.limits
+        uid = _uids.take() if os.geteuid() == 0 else None
+        nproc = lim.processes if uid is not None else _own_processes() + lim.processes
+        payload = json.dumps({**job, "limits": {**lim.model_dump(), "nproc": nproc}}).encode()
+        read_fd, write_fd = os.pipe()
+
+        def demote() -> None:  # in the child, before exec: bwrap runs as the job's own uid
+            if uid is not None:
+                os.setgroups([])
+                os.setgid(uid)
+                os.setuid(uid)
+
+        started = time.perf_counter()
+        try:
+            proc = subprocess.Popen(
+                self._argv(write_fd), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=(write_fd,), env={}, cwd="/", start_new_session=True, preexec_fn=demote,
+            )
+        except OSError as err:
+            os.close(read_fd)
+            os.close(write_fd)
+            if uid is not None:
+                _uids.give(uid)
+            raise SandboxUnavailable(f"could not start the sandbox: {err.strerror}") from None
+        os.close(write_fd)
+        try:
+            raw = self._collect(proc, read_fd, payload)
+        finally:
+            _kill_group(proc)
+            os.close(read_fd)
+            if uid is not None:
+                _kill_uid(uid)
+                _uids.give(uid)
+        raw.duration_ms = (time.perf_counter() - started) * 1000
+        return raw
+
+    def _collect(self, proc: subprocess.Popen, read_fd: int, payload: bytes) -> RawRun:
+        lim = self.limits
+        raw = RawRun()
+        try:
+            proc.stdin.write(payload)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        buffers = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray(), read_fd: bytearray()}
+        caps = {proc.stdout.fileno(): lim.output_bytes, proc.stderr.fileno(): lim.output_bytes, read_fd: RESULT_CAP}
+        sel = selectors.DefaultSelector()
+        for fd in buffers:
+            os.set_blocking(fd, False)
+            sel.register(fd, selectors.EVENT_READ)
+        deadline = time.monotonic() + lim.wall_seconds
+        open_fds = set(buffers)
+        while open_fds:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raw.timed_out = True
+                break
+            for key, _ in sel.select(timeout=min(remaining, 0.5)):
+                try:
+                    chunk = os.read(key.fd, 65536)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    sel.unregister(key.fd)
+                    open_fds.discard(key.fd)
+                    continue
+                buffers[key.fd] += chunk
+                if len(buffers[key.fd]) > caps[key.fd]:
+                    if key.fd == read_fd:
+                        raw.garbled = "the result channel overflowed"
+                    else:
+                        raw.output_exceeded = True
+                    open_fds.clear()
+                    break
+        sel.close()
+        _kill_group(proc)
+        try:
+            raw.returncode = proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            raw.returncode = None
+        raw.stdout = bytes(buffers[proc.stdout.fileno()][: lim.output_bytes])
+        raw.stderr = bytes(buffers[proc.stderr.fileno()][: lim.output_bytes])
+        proc.stdout.close()
+        proc.stderr.close()
+        raw.records, problem = _parse_records(bytes(buffers[read_fd]))
+        raw.garbled = raw.garbled or problem
+        return raw
+
+
+def _parse_records(data: bytes) -> tuple[list[dict], str]:
+    records = []
+    for line in data.splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return records, "a result record was not valid JSON"
+        if not isinstance(record, dict):
+            return records, "a result record was not an object"
+        records.append(record)
+    return records, ""
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _kill_uid(uid: int, patience: float = 3.0) -> None:
+    """Anything still running as the job's uid is a leftover: kill it and wait until it is gone,
+    so the uid is clean before the next job gets it."""
+    deadline = time.monotonic() + patience
+    while True:
+        alive = [pid for pid in _pids_of(uid)]
+        if not alive or time.monotonic() > deadline:
+            return
+        for pid in alive:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.01)
+
+
+def _pids_of(uid: int) -> list[int]:
+    """Live processes of `uid` (zombies are already dead: they only wait to be reaped)."""
+    pids = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid == uid and not _zombie(entry.path):
+                pids.append(int(entry.name))
+        except FileNotFoundError:
+            continue
+    return pids
+
+
+def _zombie(proc_dir: str) -> bool:
+    try:
+        with open(f"{proc_dir}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _own_processes() -> int:
+    uid = os.getuid()
+    count = 0
+    for entry in os.scandir("/proc"):
+        try:
+            if entry.name.isdigit() and entry.stat().st_uid == uid:
+                count += 1
+        except FileNotFoundError:
+            continue
+    return count
