@@ -87,7 +87,7 @@ def test_run_code_command(tmp_path: Path) -> None:
     solution.write_text(load_challenge("merge-intervals").reference_solution)
     code, out, _ = run_code_cli(str(solution), "--challenge", "merge-intervals", "--json")
     result = json.loads(out)
-    assert code == 0 and result["status"] == "passed" and len(result["tests"]) == 9
+    assert code == 0 and result["status"] == "passed" and len(result["tests"]) == 10
     tests = tmp_path / "tests.py"
     tests.write_text("def check(candidate):\n    assert candidate([[1, 4], [4, 5]]) == [[1, 5]]\n")
     code, out, _ = run_code_cli(str(solution), "--tests", str(tests), "--entry", "merge_intervals", "--json")
