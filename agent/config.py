@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_SECRET", "telegram_webhook_secret")
     )
+    runner_url: str | None = None
+    """A code-runner MCP server over streamable HTTP (e.g. http://runners:8766/mcp); default in-process."""
     default_user: str = "local"
     bank_dir: Path | None = None
     """A directory of question YAML files to use instead of the bank shipped with the coach."""

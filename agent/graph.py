@@ -17,7 +17,7 @@ import operator
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, Protocol, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
@@ -30,6 +30,7 @@ from agent.nodes.candidate import candidate_node
 from agent.nodes.grader import make_grader
 from agent.nodes.interviewer import make_finish, make_interviewer
 from tools.bank import QuestionBank
+from tools.runner import RunResult
 
 Phase = Literal["ask", "await", "act", "done"]
 ActionKind = Literal["answer", "hint", "skip", "end"]
@@ -116,6 +117,10 @@ def make_supervisor(limits: Limits):
     return supervisor
 
 
+class CodeRunnerPort(Protocol):
+    async def run_challenge(self, code: str, challenge_id: str) -> RunResult: ...
+
+
 @dataclass(frozen=True)
 class GraphDeps:
     llm: LLM
@@ -127,6 +132,8 @@ class GraphDeps:
     """How often the user missed each key point of a question before (orders the probes)."""
     gate: CostGate | None = None
     """Prices, budgets and the ledger; None runs without cost budgets (tests, offline)."""
+    runner: CodeRunnerPort | None = None
+    """Runs coding answers against hidden tests (an MCP client to the runner by default)."""
     budgets: Budgets = field(default_factory=Budgets)
 
     def model(self, state: dict[str, Any]) -> GuardedLLM:

@@ -28,7 +28,7 @@ from agent.checkpoint import open_checkpointer
 from agent.config import Settings
 from agent.domain import Prompt, SessionReport, Turn
 from agent.errors import AnswerRejected, NotFound, SessionClosed
-from agent.graph import STUCK, GraphDeps, build_graph
+from agent.graph import STUCK, CodeRunnerPort, GraphDeps, build_graph
 from agent.guardrails import CostGate, RateLimiter, check_answer, cost_usd
 from agent.llm.factory import make_llm
 from agent.llm.port import LLM
@@ -71,6 +71,17 @@ class ScorePoint(BaseModel):
     score: float
 
 
+class SessionSummary(BaseModel):
+    session_id: str
+    format: str
+    topics: list[str]
+    questions: int
+    status: str
+    score: float | None
+    started_at: datetime
+    ended_at: datetime | None
+
+
 class Progress(BaseModel):
     user: str
     weak_topics: list[WeakTopic]
@@ -79,7 +90,8 @@ class Progress(BaseModel):
 
 
 class SessionService:
-    def __init__(self, settings: Settings, store: Store, bank: QuestionBank, llm: LLM, checkpointer: Any) -> None:
+    def __init__(self, settings: Settings, store: Store, bank: QuestionBank, llm: LLM, checkpointer: Any,
+                 runner: CodeRunnerPort | None = None) -> None:
         self.settings = settings
         self.store = store
         self.bank = bank
@@ -89,7 +101,7 @@ class SessionService:
             settings.interviewer_model, settings.grader_model, settings.max_output_tokens,
         )
         deps = GraphDeps(llm=llm, bank=bank, limits=settings.limits, memory_of=store.memory_of,
-                         missed_before=store.missed_before, gate=gate, budgets=settings.budgets)
+                         missed_before=store.missed_before, gate=gate, budgets=settings.budgets, runner=runner)
         self.graph = build_graph(deps).compile(
             checkpointer=checkpointer
         )
@@ -109,6 +121,7 @@ class SessionService:
         offline: bool | None = None,
         llm: LLM | None = None,
         bank: QuestionBank | None = None,
+        runner: CodeRunnerPort | None = None,
     ) -> AsyncIterator[SessionService]:
         """Wire the service from settings: store, bank, model adapter, checkpointer."""
         llm = llm or make_llm(settings, offline)
@@ -117,7 +130,11 @@ class SessionService:
         async with AsyncExitStack() as stack:
             stack.callback(store.close)
             checkpointer = await stack.enter_async_context(open_checkpointer(settings))
-            yield cls(settings, store, bank, llm, checkpointer)
+            if runner is None:
+                from mcp_server.runner_client import McpCodeRunner  # the graph reaches the runner over MCP
+
+                runner = McpCodeRunner(settings.runner_url)
+            yield cls(settings, store, bank, llm, checkpointer, runner)
 
     # --- the API ------------------------------------------------------------------------------
 
@@ -190,6 +207,11 @@ class SessionService:
             due=[DueReview(question_id=q, topic=t, due=d) for q, t, d in due],
             history=[ScorePoint(at=at, topic=topic, score=score) for at, topic, score in self.store.score_history(user)],
         )
+
+    def sessions(self, user: str) -> list[SessionSummary]:
+        return [SessionSummary(session_id=r.id, format=r.format, topics=list(r.topics), questions=r.planned_questions,
+                               status=r.status, score=r.score, started_at=r.started_at, ended_at=r.ended_at)
+                for r in self.store.sessions_of(user)]
 
     def latest_active(self, user: str) -> str | None:
         return self.store.latest_active_session(user)

@@ -12,19 +12,23 @@ model should read come back as ToolError with the message; nothing else leaks.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from pydantic import BaseModel, Field
 
 from agent.config import Settings
 from agent.domain import SessionReport
 from agent.errors import CoachError
-from agent.service import SessionService, Step
+from agent.service import Progress, SessionService, SessionSummary, Step
+from mcp_server.runner_tools import add_runner_tools, challenge_view
+from tools.bank import QuestionBank
+from tools.runner import CodeRunner
 
 INSTRUCTIONS = """Interview coach. Start a mock interview with start_interview, show the candidate
 each question exactly as returned, send their reply verbatim with answer (do not answer for
@@ -44,6 +48,10 @@ class Topics(BaseModel):
     topics: dict[str, int] = Field(description="topic -> number of questions in the bank")
 
 
+class Sessions(BaseModel):
+    sessions: list[SessionSummary]
+
+
 async def guarded(awaitable: Awaitable[T]) -> T:
     """Turn a CoachError into a ToolError, whose message the model gets to read."""
     try:
@@ -61,6 +69,7 @@ def build_server(settings: Settings, user: str | None = None, offline: bool | No
             yield CoachContext(coach=coach, user=candidate)
 
     server = MCPServer("interview-coach", instructions=INSTRUCTIONS, lifespan=lifespan, log_level="WARNING")
+    add_runner_tools(server, CodeRunner(), settings.limits)
 
     def ctx_of(ctx: Context) -> CoachContext:
         return ctx.request_context.lifespan_context
@@ -74,11 +83,12 @@ def build_server(settings: Settings, user: str | None = None, offline: bool | No
     async def start_interview(
         ctx: Context,
         topic: Annotated[str | None, Field(description="a topic from list_topics; omit for a mix")] = None,
-        questions: Annotated[int, Field(ge=1, le=30, description="how many main questions")] = 5,
+        format: Annotated[str, Field(description="concept, rapid, code, design, behavioural or mock")] = "concept",
+        questions: Annotated[int | None, Field(ge=1, le=30, description="how many main questions")] = None,
     ) -> Step:
         """Start a mock interview. Returns the session id and the first question to show the candidate."""
         c = ctx_of(ctx)
-        return await guarded(c.coach.start(c.user, topic=topic, questions=questions))
+        return await guarded(c.coach.start(c.user, topic=topic, questions=questions, fmt=format))
 
     @server.tool()
     async def answer(
@@ -111,9 +121,52 @@ def build_server(settings: Settings, user: str | None = None, offline: bool | No
 
     @server.tool()
     async def session_report(ctx: Context, session_id: str) -> SessionReport:
-        """The report of one of the candidate's sessions: every turn, grade and score."""
+        """The full transcript of one of the candidate's sessions: every question, answer, grade
+        with key-point verdicts and evidence, code runs, and the scores."""
         c = ctx_of(ctx)
         return await guarded(c.coach.report(session_id, c.user))
+
+    @server.tool()
+    async def list_sessions(ctx: Context) -> Sessions:
+        """The candidate's past and current sessions, newest first, with format, topics and score."""
+        c = ctx_of(ctx)
+        return Sessions(sessions=c.coach.sessions(c.user))
+
+    @server.tool()
+    async def weak_topics(ctx: Context) -> Progress:
+        """The candidate's weak topics (with the reason for each), reviews due now, and every graded
+        score over time. Use it to suggest what to practise next."""
+        c = ctx_of(ctx)
+        return c.coach.progress(c.user)
+
+    @server.resource("coach://topics")
+    def topics_resource() -> str:
+        """Topics in the question bank with question counts (JSON)."""
+        return json.dumps((QuestionBank.load(settings.bank_dir) if settings.bank_dir else QuestionBank.load()).topics())
+
+    @server.resource("coach://sessions/{session_id}")
+    async def transcript_resource(session_id: str, ctx: Context) -> str:
+        """One of the candidate's session transcripts (JSON); another user's session is not found."""
+        c = ctx_of(ctx)
+        try:
+            return (await c.coach.report(session_id, c.user)).model_dump_json()
+        except CoachError as err:
+            raise ResourceNotFoundError(str(err)) from None
+
+    @server.resource("coach://challenges/{challenge_id}")
+    def challenge_resource(challenge_id: str) -> str:
+        """A coding challenge's statement, starter and visible examples (JSON)."""
+        return challenge_view(challenge_id).model_dump_json()
+
+    @server.prompt()
+    def mock_interview(topic: str = "", format: str = "concept") -> str:
+        """Run a mock interview with the coach's tools."""
+        on = f" on {topic}" if topic else ""
+        return (f"Run a {format} mock interview{on} with me using the interview coach. Call start_interview"
+                f"{f' with topic={topic!r}' if topic else ''}, show me each question exactly as returned, and "
+                "send my replies verbatim with answer. For code, I will paste a solution: send it as the answer. "
+                "After each grade, show the covered and missed key points briefly. At the end, show the report "
+                "and suggest what to practise from weak_topics.")
 
     return server
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -78,3 +79,65 @@ async def test_stdio_server_as_claude_desktop_launches_it(coach_home: Path) -> N
         step = (await client.call_tool("start_interview", {"topic": "caching", "questions": 1})).structured_content
         step = (await client.call_tool("skip", {"session_id": step["session_id"]})).structured_content
         assert step["finished"] and step["graded"][0]["outcome"] == "skipped"
+
+
+async def test_code_progress_sessions_resources_and_prompt(server) -> None:
+    from tools.runner import load_challenge
+
+    async with Client(server, raise_exceptions=True) as client:
+        challenge = (await client.call_tool("get_challenge", {"challenge_id": "merge-intervals"})).structured_content
+        assert challenge["examples"] and "reference_solution" not in challenge and "cases" not in challenge
+        ref = load_challenge("merge-intervals").reference_solution
+        run = (await client.call_tool("run_code", {"code": ref, "challenge_id": "merge-intervals"})).structured_content
+        assert run["status"] == "passed"
+        tests = "def check(candidate):\n    assert candidate([[1, 2]]) == [[1, 2]]\n"
+        run = (await client.call_tool("run_code", {"code": ref, "tests": tests, "entry_point": "merge_intervals"}))
+        assert run.structured_content["status"] == "passed"
+        bad = await client.call_tool("run_code", {"code": ref})
+        assert bad.is_error and "exactly one of challenge_id and tests" in bad.content[0].text
+
+        step = (await client.call_tool("start_interview", {"topic": "sql", "questions": 1})).structured_content
+        await client.call_tool("answer", {"session_id": step["session_id"], "answer": "It avoids a full table scan."})
+        await client.call_tool("end_interview", {"session_id": step["session_id"]})
+        progress = (await client.call_tool("weak_topics", {})).structured_content
+        assert progress["weak_topics"][0]["topic"] == "sql" and progress["history"]
+        sessions = (await client.call_tool("list_sessions", {})).structured_content["sessions"]
+        assert [s["session_id"] for s in sessions] == [step["session_id"]]
+
+        topics = await client.read_resource("coach://topics")
+        assert json.loads(topics.contents[0].text) == {"caching": 2, "sql": 1}
+        transcript = await client.read_resource(f"coach://sessions/{step['session_id']}")
+        assert json.loads(transcript.contents[0].text)["turns"][0]["answer"] == "It avoids a full table scan."
+        prompt = await client.get_prompt("mock_interview", {"topic": "rag"})
+        assert "start_interview" in prompt.messages[0].content.text
+
+
+async def test_malformed_json_rpc_over_stdio_gets_an_error_and_the_server_keeps_going(coach_home: Path) -> None:
+    import asyncio
+
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "COACH_HOME": str(coach_home),
+           "COACH_BANK_DIR": str(MINI_BANK)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "mcp_server", "--offline", stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=str(coach_home.parent))
+
+    async def send(obj) -> None:
+        proc.stdin.write((obj if isinstance(obj, str) else json.dumps(obj)).encode() + b"\n")
+        await proc.stdin.drain()
+
+    async def reply() -> dict:
+        return json.loads(await asyncio.wait_for(proc.stdout.readline(), 20))
+
+    await send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+    assert (await reply())["id"] == 1
+    await send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    await send("{this is not json")
+    await send({"jsonrpc": "2.0", "id": "x", "method": "tools/call", "params": {"name": 7}})  # wrong shape
+    await send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+    replies = [await reply() for _ in range(2)]  # the bad call is answered with an error, the next works
+    by_id = {r.get("id"): r for r in replies}
+    assert "error" in by_id["x"] or by_id["x"].get("result", {}).get("isError")
+    assert any(t["name"] == "run_code" for t in by_id[2]["result"]["tools"])
+    proc.stdin.close()
+    await asyncio.wait_for(proc.wait(), 20)

@@ -58,3 +58,10 @@ def test_inspector_lists_tools_and_runs_an_interview(inspector: Path, coach_home
                        "--tool-arg", f"session_id={step['session_id']}",
                        "--tool-arg", "answer=Lookups skip the full table scan.")
     assert answered["structuredContent"]["graded"][0]["grade"]["verdicts"][0]["verdict"] == "covered"
+
+
+def test_inspector_calls_run_code(inspector: Path, coach_home: Path) -> None:
+    code = "def merge_intervals(xs):\n    out = []\n    for a, b in sorted(xs):\n        if out and a <= out[-1][1]:\n            out[-1][1] = max(out[-1][1], b)\n        else:\n            out.append([a, b])\n    return out\n"
+    called = inspect(inspector, coach_home, "--method", "tools/call", "--tool-name", "run_code",
+                     "--tool-arg", f"code={code}", "--tool-arg", "challenge_id=merge-intervals")
+    assert called["structuredContent"]["status"] == "passed" and not called.get("isError")

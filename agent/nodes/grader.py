@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from agent.llm.port import GradeRequest
+from agent.grading.code import grade_code
+from agent.llm.port import GradeRequest, Reply
 
 if TYPE_CHECKING:
     from agent.graph import GraphDeps
@@ -29,7 +30,15 @@ def make_grader(deps: GraphDeps):
         question = deps.bank.question(turn["question_id"])
         only = (turn["probed_key_point"],) if turn.get("probed_key_point") else ()
         model = deps.model(state)
-        reply = await model.grade(GradeRequest(question=question, answer=answer, only=only))
+        code_runs = list(turn.get("code_runs", []))
+        if question.kind == "coding" and question.challenge and deps.runner and not skipped:
+            # Code is judged by the challenge's hidden tests in the sandbox, not by a model.
+            result = await deps.runner.run_challenge(answer, question.challenge)
+            grade, run = grade_code(question, answer, result)
+            code_runs.append(run.model_dump(mode="json"))
+            reply = Reply(value=grade)
+        else:
+            reply = await model.grade(GradeRequest(question=question, answer=answer, only=only))
         grade = reply.value
         if skipped:
             grade.notes.append("skipped")
@@ -41,6 +50,7 @@ def make_grader(deps: GraphDeps):
             outcome="skipped" if skipped else "answered",
             answered_at=action["at"],
             late=late,
+            code_runs=code_runs,
             grade=grade.model_dump(mode="json"),
             usage=turn.get("usage", []) + [u.model_dump() for u in reply.usage],
             guardrail_events=turn.get("guardrail_events", []) + [e.model_dump(mode="json") for e in model.events],

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from agent.llm.port import Ask, AskRequest, HintRequest
 from agent.memory import choose_question, target_difficulty
 from agent.planner import candidates, time_budget
+from tools.runner import load_challenge
 
 if TYPE_CHECKING:
     from agent.graph import GraphDeps
@@ -30,6 +31,27 @@ def leaks_answer(text: str, model_answer: str, window: int = 8) -> bool:
     said = " ".join(re.findall(r"[a-z0-9]+", text.lower()))
     words = re.findall(r"[a-z0-9]+", model_answer.lower())
     return any(" ".join(words[i : i + window]) in said for i in range(len(words) - window + 1))
+
+
+def _main_text(question) -> str:
+    """A coding question carries its challenge: statement, starter code and visible examples."""
+    if question.kind != "coding" or not question.challenge:
+        return question.prompt
+    challenge = load_challenge(question.challenge)
+    examples = "\n".join(f"  {c.name or 'example'}: {_call(challenge.entry_point, c)}" for c in challenge.visible_cases)
+    return f"{question.prompt}\n\n{challenge.statement.strip()}\n\nStarter:\n{challenge.starter.rstrip()}" + (
+        f"\n\nExamples:\n{examples}" if examples else "")
+
+
+def _call(entry: str, case) -> str:
+    if hasattr(case, "ops"):
+        steps = "; ".join(f"{op.method}({_args(op.args)}) -> {op.expected!r}" for op in case.ops)
+        return f"{entry}({_args(case.init_args)}); {steps}"
+    return f"{entry}({_args(case.args)}) -> {case.expected!r}"
+
+
+def _args(args) -> str:
+    return ", ".join(repr(a) for a in args)
 
 
 def _last_main_score(turns: list[dict[str, Any]]) -> float | None:
@@ -102,7 +124,7 @@ def make_interviewer(deps: GraphDeps):
         if not probes:
             # A main question is asked in the bank's words: they are interview-ready, cost nothing,
             # and cannot leak the answer.
-            ask = Ask(text=question.prompt)
+            ask = Ask(text=_main_text(question))
         # A probe that is empty or gives the answer away is asked again; the model's call cap
         # bounds the loop, after which the offline interviewer takes the bank's probe.
         while probes:

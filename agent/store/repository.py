@@ -146,6 +146,17 @@ class Store:
         row.ended_at = _aware(row.ended_at)
         return row
 
+    def sessions_of(self, user: str, limit: int = 50) -> list[SessionRow]:
+        """The user's sessions, newest first."""
+        with self._tx() as db:
+            rows = db.scalars(
+                select(SessionRow).join(UserRow, UserRow.id == SessionRow.user_id)
+                .where(UserRow.name == user).order_by(SessionRow.started_at.desc()).limit(limit)
+            ).all()
+        for row in rows:
+            row.started_at, row.ended_at = _aware(row.started_at), _aware(row.ended_at)
+        return list(rows)
+
     def latest_active_session(self, user: str) -> str | None:
         with self._tx() as db:
             return db.scalar(

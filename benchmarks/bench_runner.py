@@ -1,0 +1,86 @@
+"""Benchmark: sandboxed code-runner jobs against a plain unsandboxed subprocess, measured together.
+
+For a trivial program and a 10-case challenge harness, prints p50/p95 per job for
+  plain      the same harness in a plain `python3 -I -S` subprocess (no isolation at all);
+  sandboxed  the real runner: bubblewrap, own uid, limits, judging outside;
+and jobs per second with 2 workers. The ratio sandboxed/plain is the cost of isolation.
+
+    python benchmarks/bench_runner.py [--jobs 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from agent.domain import CallCase, Challenge
+from tools.runner import CodeRunner
+from tools.runner.judge import challenge_job
+from tools.runner.sandbox import HARNESS
+
+TRIVIAL = Challenge(id="trivial", title="t", statement="s", entry_point="f", starter="", reference_solution="",
+                    cases=(CallCase(args=(), expected=1),))
+TEN = Challenge(id="ten", title="t", statement="s", entry_point="f", starter="", reference_solution="",
+                cases=tuple(CallCase(args=(i,), expected=i * i) for i in range(10)))
+CODE = "def f(x=1):\n    return x * x\n"
+
+
+def plain(challenge: Challenge) -> float:
+    """The harness in a plain subprocess: no bwrap, no uid change, no limits."""
+    read_fd, write_fd = os.pipe()
+    job = {**challenge_job(CODE, challenge), "limits": {"cpu_seconds": 2, "memory_mib": 512, "file_size_mib": 16,
+                                                         "open_files": 64, "nproc": 4096}}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(["/usr/bin/python3", "-I", "-S", str(HARNESS), str(write_fd)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(write_fd,), env={})
+    os.close(write_fd)
+    proc.communicate(json.dumps(job).encode())
+    os.read(read_fd, 1 << 20)
+    os.close(read_fd)
+    return (time.perf_counter() - t0) * 1000
+
+
+def sandboxed(runner: CodeRunner, challenge: Challenge) -> float:
+    t0 = time.perf_counter()
+    result = runner.run_challenge(CODE, challenge)
+    assert result.status == "passed", result.message
+    return (time.perf_counter() - t0) * 1000
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def throughput(fn, jobs: int) -> float:
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda _: fn(), range(jobs)))
+    return jobs / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=60)
+    args = parser.parse_args()
+    runner = CodeRunner()
+    runner.sandbox.check()
+    print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
+    for label, challenge in (("trivial program", TRIVIAL), ("10-case harness", TEN)):
+        p = [plain(challenge) for _ in range(args.jobs)]  # interleaving would share warm caches unevenly
+        s = [sandboxed(runner, challenge) for _ in range(args.jobs)]
+        print(f"{label}: plain p50 {statistics.median(p):.1f} ms p95 {pct(p, 95):.1f} ms | sandboxed p50 "
+              f"{statistics.median(s):.1f} ms p95 {pct(s, 95):.1f} ms | ratio p50 "
+              f"{statistics.median(s) / statistics.median(p):.2f}x")
+    print(f"2 workers, 10-case harness: plain {throughput(lambda: plain(TEN), args.jobs):.0f} jobs/s, sandboxed "
+          f"{throughput(lambda: sandboxed(runner, TEN), args.jobs):.0f} jobs/s")
+
+
+if __name__ == "__main__":
+    main()
