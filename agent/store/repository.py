@@ -132,6 +132,19 @@ class Store:
             )
         return sid
 
+    def restore_session(self, user: str, session_id: str, fmt: str, topics: list[str], planned: int,
+                        engine_name: str, status: str, started_at: datetime, ended_at: datetime | None,
+                        score: float | None) -> bool:
+        """Recreate a session from a backup; False (and nothing written) if the id exists."""
+        uid = self.user_id(user)
+        with self._tx() as db:
+            if db.get(SessionRow, session_id) is not None:
+                return False
+            db.add(SessionRow(id=session_id, user_id=uid, format=fmt, topics=topics, planned_questions=planned,
+                              status=status, engine=engine_name, started_at=started_at, ended_at=ended_at,
+                              score=score))
+        return True
+
     def session(self, session_id: str, user: str) -> SessionRow:
         """The session if it belongs to `user`; another user's session is simply not found."""
         with self._tx() as db:
