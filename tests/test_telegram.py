@@ -86,6 +86,41 @@ async def test_every_command_answers(bot: Harness) -> None:
     assert photo and next(iter(photo[0].files.values()))[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+async def test_history_and_replay_send_the_transcript(bot: Harness) -> None:
+    assert "No sessions yet" in (await bot.text("/history"))[0]
+    await bot.text("/interview sql")
+    await bot.text("It avoids a full table scan.")
+    await bot.text("/end")
+    history = await bot.text("/history")
+    assert history[0].startswith("<b>Your sessions</b>") and "1. " in history[0] and "sql" in history[0]
+    before = len(bot.api.sent)
+    await bot.send(bot.api.text_update(ADA, "/replay 1"))
+    sent = bot.api.sent[before:]
+    assert any("sql.index: 33%" in s.text for s in sent if s.method == "sendMessage")
+    [doc] = [s for s in sent if s.method == "sendDocument"]
+    page = next(iter(doc.files.values())).decode()
+    assert page.startswith("<!doctype html>") and "What does a database index buy you" in page
+    assert "No such session" in (await bot.text("/replay 9"))[0]
+    assert "No such session" in (await bot.text("/replay 1", chat=777))[0]  # another user sees nothing
+
+
+async def test_a_code_answer_as_a_py_document_is_run_against_hidden_tests(settings: Settings) -> None:
+    from tools.runner import load_challenge
+
+    async with SessionService.open(settings, offline=True, bank=QuestionBank.load()) as coach:
+        api = FakeBotAPI()
+        app = build_application(coach, token="123:test", request=api, rate_limit=False)
+        async with app:
+            h = Harness(app, api)
+            [question] = await h.text("/code")
+            assert "Live coding" in question and "Starter:" in question
+            session = coach.latest_active(f"tg:{ADA}")
+            waiting = (await coach.resume(session, f"tg:{ADA}")).prompt.question_id
+            solution = load_challenge(coach.bank.question(waiting).challenge).reference_solution
+            replies = await h.text(solution)
+    assert replies[0].startswith("<b>Score 100%</b>") and "passed" in replies[0]
+
+
 async def test_buttons_start_an_interview(bot: Harness) -> None:
     before = len(bot.api.sent)
     await bot.send(bot.api.callback_update(ADA, "topic:sql"))

@@ -28,7 +28,9 @@ from telegram.request import BaseRequest
 
 from agent.errors import CoachError
 from agent.service import SessionService, Step
+from agent.transcript import transcript_for
 from bots.charts import progress_png
+from bots.render_transcript import render_html
 from bots.telegram.render import grade_html, prompt_html, report_html, split_message
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,8 @@ COMMANDS = [
     ("skip", "Skip the current question"),
     ("end", "End the interview and get the report"),
     ("progress", "Weak topics and your progress chart"),
+    ("history", "Your past sessions"),
+    ("replay", "Replay a session: /replay N (from /history)"),
     ("help", "How this works"),
 ]
 FORMAT_COMMANDS = {"interview": "concept", "rapid": "rapid", "code": "code", "design": "design",
@@ -53,8 +57,8 @@ HELP = (
     "I run mock interviews for software and AI-engineer roles and grade every answer against a rubric.\n\n"
     "/interview [topic] a concept interview · /rapid a rapid-fire screen · /code a coding round · "
     "/design system design · /behavioural STAR stories · /mock the 45-minute mock\n"
-    "Answer in plain text. /hint for a nudge, /skip to move on, /end for your report, "
-    "/progress for weak topics and a chart."
+    "Answer in plain text (code as a message or a .py file). /hint for a nudge, /skip to move on, "
+    "/end for your report, /progress for weak topics and a chart, /history and /replay N for past sessions."
 )
 
 
@@ -187,6 +191,41 @@ class CoachBot:
         png = await asyncio.to_thread(progress_png, report)
         await update.effective_chat.send_photo(png, caption="Scores over time per topic")
 
+    async def history(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The last ten sessions, numbered for /replay."""
+        sessions = self.coach.sessions(user_of(update))[:10]
+        if not sessions:
+            await update.effective_chat.send_message("No sessions yet: /interview starts one.")
+            return
+        lines = ["<b>Your sessions</b> (newest first)"]
+        for n, s in enumerate(sessions, 1):
+            score = "n/a" if s.score is None else f"{s.score:.0%}"
+            topics = ", ".join(s.topics) or "mixed"
+            lines.append(f"{n}. {s.started_at:%Y-%m-%d %H:%M} · {escape(s.format)} · {escape(topics)} · {score}")
+        lines.append("\n/replay N sends session N as a page you can open on your phone.")
+        await self._send(update, "\n".join(lines))
+
+    async def replay(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/replay N: a summary in the chat and the whole transcript as an HTML document."""
+        sessions = self.coach.sessions(user_of(update))[:10]
+        arg = (context.args or ["1"])[0]
+        chosen = next((s for s in sessions if s.session_id == arg), None)
+        if chosen is None and arg.isdigit() and 1 <= int(arg) <= len(sessions):
+            chosen = sessions[int(arg) - 1]
+        if chosen is None:
+            await update.effective_chat.send_message("No such session: /history lists yours, then /replay N.")
+            return
+        transcript = transcript_for(self.coach.store, chosen.session_id, user_of(update), self.coach.settings.prices)
+        summary = [f"<b>Session {escape(transcript.session_id)}</b> · score "
+                   f"{'n/a' if transcript.score is None else f'{transcript.score:.0%}'}"]
+        for step in transcript.steps:
+            if step.turn.grade:
+                summary.append(f"• {escape(step.turn.question_id)}: {step.turn.grade.score:.0%}")
+        await self._send(update, "\n".join(summary))
+        page = render_html(transcript).encode()
+        await update.effective_chat.send_document(page, filename=f"interview-{transcript.session_id}.html",
+                                                  caption="The whole transcript: open it in your browser")
+
     # --- messages ---------------------------------------------------------------------------------
 
     async def answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -266,6 +305,8 @@ def build_application(coach: SessionService, token: str, request: BaseRequest | 
     app.add_handler(CommandHandler(list(FORMAT_COMMANDS), bot.begin))
     app.add_handler(CommandHandler(["hint", "skip", "end"], bot.act))
     app.add_handler(CommandHandler("progress", bot.progress))
+    app.add_handler(CommandHandler("history", bot.history))
+    app.add_handler(CommandHandler("replay", bot.replay))
     app.add_handler(CallbackQueryHandler(bot.button))
     app.add_handler(MessageHandler(filters.UpdateType.EDITED, bot.edited))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, bot.answer))
