@@ -185,3 +185,14 @@ def _feedback(score: float, strengths: list[str], gaps: list[str], notes: list[s
     if gaps:
         parts.append("Missing: " + "; ".join(gaps[:3]) + ".")
     return " ".join(parts)
+
+
+def key_points_from_reference(reference: str) -> tuple[KeyPoint, ...]:
+    """Checkable points from a reference answer alone: one per sentence or clause with substance."""
+    from agent.grading.text import content_stems
+
+    pieces = [p.strip(" ,") for s in sentences(reference) for p in re.split(r";|, (?:and|but|so|which) ", s)]
+    points = [p for p in pieces if len(set(content_stems(p))) >= 2]
+    if not points and reference.strip():
+        points = [reference.strip()]
+    return tuple(KeyPoint(id=f"p{i}", text=p[:300]) for i, p in enumerate(points, 1))

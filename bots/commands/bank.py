@@ -1,0 +1,62 @@
+"""`coach bank validate` and `coach bank stats`: the question bank's health and shape."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from bots.app import app, console, err_console, user_errors
+
+bank_app = typer.Typer(help="Check and describe the question bank.", no_args_is_help=True)
+app.add_typer(bank_app, name="bank")
+
+
+@bank_app.command()
+@user_errors
+def validate(
+    skip_challenges: Annotated[bool, typer.Option("--skip-challenges", help="Do not run the challenges.")] = False,
+) -> None:
+    """Schema, unique ids, follow-ups tied to key points, rubrics, and every challenge runnable."""
+    from tools.bank.validate import validate_bank
+
+    problems = validate_bank(run_challenges=not skip_challenges)
+    for problem in problems:
+        err_console.print(f"[red]✗[/] {problem}")
+    if problems:
+        raise typer.Exit(1)
+    console.print("[green]the bank is valid[/]")
+
+
+@bank_app.command()
+@user_errors
+def stats(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
+    """Counts by topic, kind and difficulty, and the number of coding challenges."""
+    from tools.bank import QuestionBank, load_formats
+    from tools.runner import load_challenges
+
+    bank = QuestionBank.load()
+    questions = bank.questions()
+    challenges = load_challenges()
+    data = {
+        "questions": len(questions),
+        "topics": len(bank.topics()),
+        "by_topic": bank.topics(),
+        "by_kind": dict(sorted(Counter(q.kind for q in questions).items())),
+        "by_difficulty": {str(k): v for k, v in sorted(Counter(q.difficulty for q in questions).items())},
+        "challenges": len(challenges),
+        "challenges_by_difficulty": {str(k): v for k, v in sorted(Counter(c.difficulty for c in challenges.values()).items())},
+        "formats": sorted(load_formats()),
+    }
+    if as_json:
+        print(json.dumps(data))
+        return
+    table = Table("topic", "questions", title=f"{data['questions']} questions · {data['topics']} topics · "
+                                               f"{data['challenges']} challenges")
+    for topic, count in data["by_topic"].items():
+        table.add_row(topic, str(count))
+    console.print(table)
+    console.print(f"by kind: {data['by_kind']} · by difficulty: {data['by_difficulty']}")
