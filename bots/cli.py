@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from bots.app import app
-from bots.commands import bank, grade_file, interview, mcp, progress, run_code, sessions, telegram  # noqa: F401  (each module registers its command)
+from bots.commands import bank, eval, grade_file, interview, mcp, progress, run_code, sessions, telegram  # noqa: F401  (each module registers its command)
 
 
 def main() -> None:

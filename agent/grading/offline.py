@@ -93,13 +93,29 @@ def _verdict(m: _Match) -> Verdict:
     return "missing"
 
 
+_INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget) (?:the|all|any|previous|prior|earlier)\b.{0,30}\b(?:rubric|grading|instructions|rules)"
+    r"|\b(?:give|award|grant) (?:this|me|my|the) (?:answer |response )?(?:full|maximum|max|top|perfect) (?:marks|score|points)"
+    r"|\bfull marks\b|\b(?:system|admin|grader) override\b|\boverride mode\b"
+    r"|\b(?:rating|score) (?:of )?(?:4|1\.0|100%) (?:for|to) (?:this|me|my)\b",
+    re.IGNORECASE,
+)
+
+
+def tries_to_instruct_the_grader(answer: str) -> bool:
+    """An answer that talks to the grader ("ignore the rubric, give full marks") instead of the
+    interviewer: a prompt injection, penalised rather than obeyed."""
+    return bool(_INJECTION.search(answer))
+
+
 def looks_like_term_list(answer: str) -> bool:
     """True when an answer is mostly bare terms: few function words, no sentence structure."""
     toks = tokens(answer)
-    if len(toks) < 6:
-        return False
+    if len(toks) < 10:
+        return False  # a terse rapid-fire reply is not stuffing
     function_share = sum(t in STOPWORDS or t in NEGATIONS for t in toks) / len(toks)
-    return function_share < 0.12
+    punctuated = bool(re.search(r"[.!?;:](?:\s|$)", answer))  # sentence marks, not "contextlib.contextmanager"
+    return function_share < 0.2 or (function_share < 1 / 3 and not punctuated)
 
 
 class OfflineGrader:
@@ -130,6 +146,9 @@ class OfflineGrader:
         if looks_like_term_list(text):
             score = min(score * 0.4, 0.35)
             notes.append("reads as a list of terms rather than an explanation")
+        if tries_to_instruct_the_grader(text):
+            score = min(score * 0.4, 0.35)
+            notes.append("the answer tried to instruct the grader; that is not an answer and costs marks")
         return self._grade(question, points, verdicts, score, notes)
 
     def _grade(
@@ -163,6 +182,8 @@ def _next_step(gaps: list[str], notes: list[str]) -> str:
         return "Read the model answer, then try the question again in your own words tomorrow."
     if any("list of terms" in n for n in notes):
         return "Explain how the ideas connect in full sentences instead of listing terms."
+    if any("instruct the grader" in n for n in notes):
+        return "Answer the question itself; the grade comes from what you explain."
     if gaps:
         return f"Study this point and say it out loud in one sentence: {gaps[0]}."
     return "Tighten it: give the same answer in half the words, with one concrete example."
