@@ -144,6 +144,9 @@ class SessionService:
         """Start an interview in format `fmt` (see tools/bank/formats.yaml), optionally on one topic."""
         limits = self.settings.limits
         interview_format = require_format(fmt)
+        prefs = self.store.preferences(user)
+        if topic is None and fmt == DEFAULT_FORMAT:
+            topic = prefs.get("topic")
         if questions is None and fmt == DEFAULT_FORMAT:
             questions = limits.questions_per_session
         if questions is not None and not 1 <= questions <= limits.max_questions_per_session:
@@ -163,7 +166,7 @@ class SessionService:
             "position": -1,
             "seq": 1,
             "phase": "ask",
-            "difficulty": starting_difficulty(mastery.get(topic) if topic else None),
+            "difficulty": prefs.get("difficulty") or starting_difficulty(mastery.get(topic) if topic else None),
         }
         async with self._locks[session_id]:
             return await self._run(session_id, user, state)
@@ -196,6 +199,23 @@ class SessionService:
     async def report(self, session_id: str, user: str) -> SessionReport:
         row = self.store.session(session_id, user)
         return build_report(row, user, self.store.turns(session_id))
+
+    def preferences(self, user: str) -> dict:
+        return self.store.preferences(user)
+
+    def set_preferences(self, user: str, difficulty: int | None = None, topic: str | None = None,
+                        clear_topic: bool = False) -> dict:
+        """Starting difficulty (1-3) and a default topic for concept interviews."""
+        changes: dict = {}
+        if difficulty is not None:
+            if difficulty not in (1, 2, 3):
+                raise AnswerRejected("difficulty is 1 (easy), 2 (medium) or 3 (hard)")
+            changes["difficulty"] = difficulty
+        if topic is not None:
+            changes["topic"] = self.bank.require_topic(topic)
+        if clear_topic:
+            changes["topic"] = None
+        return self.store.set_preferences(user, **changes)
 
     def progress(self, user: str) -> Progress:
         """Weak topics with reasons, reviews due now, and every graded score over time."""

@@ -121,6 +121,19 @@ async def test_a_code_answer_as_a_py_document_is_run_against_hidden_tests(settin
     assert replies[0].startswith("<b>Score 100%</b>") and "passed" in replies[0]
 
 
+async def test_settings_choose_difficulty_and_default_topic(bot: Harness) -> None:
+    assert "Difficulty: adaptive. Default topic: any." in (await bot.text("/settings"))[0]
+    for data, expected in (("difficulty:1", "Difficulty: easy"), ("prefer:caching", "default topic: caching")):
+        before = len(bot.api.sent)
+        await bot.send(bot.api.callback_update(ADA, data))
+        assert any(expected in s.text for s in bot.api.sent[before:])
+    [question] = await bot.text("/interview")
+    assert "caching" in question and "How would you explain an LRU cache" in question  # easy first, on caching
+    before = len(bot.api.sent)
+    await bot.send(bot.api.callback_update(ADA, "prefer:"))
+    assert any("default topic: any" in s.text for s in bot.api.sent[before:])
+
+
 async def test_buttons_start_an_interview(bot: Harness) -> None:
     before = len(bot.api.sent)
     await bot.send(bot.api.callback_update(ADA, "topic:sql"))

@@ -19,6 +19,8 @@ class UserRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     created_at: Mapped[datetime]
+    preferences: Mapped[dict[str, Any] | None]
+    """The candidate's own settings, e.g. {"difficulty": 3, "topic": "rag"}."""
 
 
 class SessionRow(Base):

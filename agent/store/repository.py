@@ -110,6 +110,20 @@ class Store:
         self._user_ids[name] = found
         return found
 
+    def preferences(self, user: str) -> dict:
+        uid = self.user_id(user)
+        with self._tx() as db:
+            return dict(db.get(UserRow, uid).preferences or {})
+
+    def set_preferences(self, user: str, **changes) -> dict:
+        """Merge `changes` into the user's preferences; a None value removes that preference."""
+        uid = self.user_id(user)
+        with self._tx() as db:
+            row = db.get(UserRow, uid)
+            prefs = {**(row.preferences or {}), **changes}
+            row.preferences = {k: v for k, v in prefs.items() if v is not None}
+            return dict(row.preferences)
+
     # --- sessions -----------------------------------------------------------------------------
 
     def create_session(

@@ -48,6 +48,7 @@ COMMANDS = [
     ("end", "End the interview and get the report"),
     ("progress", "Weak topics and your progress chart"),
     ("history", "Your past sessions"),
+    ("settings", "Difficulty and your default topic"),
     ("replay", "Replay a session: /replay N (from /history)"),
     ("help", "How this works"),
 ]
@@ -191,6 +192,20 @@ class CoachBot:
         png = await asyncio.to_thread(progress_png, report)
         await update.effective_chat.send_photo(png, caption="Scores over time per topic")
 
+    async def settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Show the candidate's settings with buttons to change them."""
+        prefs = self.coach.preferences(user_of(update))
+        level = {1: "easy", 2: "medium", 3: "hard"}.get(prefs.get("difficulty"), "adaptive")
+        rows = [[InlineKeyboardButton(label, callback_data=f"difficulty:{n}") for n, label in
+                 ((1, "easy"), (2, "medium"), (3, "hard"))]]
+        topics = list(self.coach.bank.topics())
+        rows += [[InlineKeyboardButton(t.replace("_", " "), callback_data=f"prefer:{t}") for t in topics[i : i + 3]]
+                 for i in range(0, len(topics), 3)]
+        rows.append([InlineKeyboardButton("any topic", callback_data="prefer:")])
+        await update.effective_chat.send_message(
+            f"Difficulty: {level}. Default topic: {prefs.get('topic') or 'any'}.\nChange them:",
+            reply_markup=InlineKeyboardMarkup(rows))
+
     async def history(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """The last ten sessions, numbered for /replay."""
         sessions = self.coach.sessions(user_of(update))[:10]
@@ -277,6 +292,13 @@ class CoachBot:
             await self._in_chat(update, lambda: self._begin(update, context, "concept", value))
         elif kind == "format":
             await self._in_chat(update, lambda: self._begin(update, context, value, None))
+        elif kind in ("difficulty", "prefer"):
+            user = user_of(update)
+            prefs = (self.coach.set_preferences(user, difficulty=int(value)) if kind == "difficulty"
+                     else self.coach.set_preferences(user, topic=value or None, clear_topic=not value))
+            level = {1: "easy", 2: "medium", 3: "hard"}.get(prefs.get("difficulty"), "adaptive")
+            await update.effective_chat.send_message(
+                f"Saved. Difficulty: {level}; default topic: {prefs.get('topic') or 'any'}.")
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log first, with context; then tell the user something useful (never the exception)."""
@@ -306,6 +328,7 @@ def build_application(coach: SessionService, token: str, request: BaseRequest | 
     app.add_handler(CommandHandler(["hint", "skip", "end"], bot.act))
     app.add_handler(CommandHandler("progress", bot.progress))
     app.add_handler(CommandHandler("history", bot.history))
+    app.add_handler(CommandHandler("settings", bot.settings))
     app.add_handler(CommandHandler("replay", bot.replay))
     app.add_handler(CallbackQueryHandler(bot.button))
     app.add_handler(MessageHandler(filters.UpdateType.EDITED, bot.edited))
