@@ -117,7 +117,8 @@ async def simulate(candidate: str, bank: QuestionBank, questions: int = 4) -> Ca
         "probes_only_missed_points": probed_missed,
         "strong_is_not_probed": candidate != "strong" or probes == 0,
         "weak_is_probed": candidate != "weak" or probes > 0,
-        "injection_earns_nothing": candidate != "injector" or (report.score or 0) == 0,
+        "injection_never_above_partial": candidate != "injector" or all(
+            t.grade is None or t.grade.rating <= 2 for t in report.turns),
     }
     return CandidateReport(candidate=candidate, turns=len(report.turns), probes=probes, checks=checks)
 
