@@ -115,7 +115,7 @@ async def simulate(candidate: str, bank: QuestionBank, questions: int = 4) -> Ca
         "ends_at_budget": step.finished and main == questions and len(report.turns) <= limit,
         "never_reveals_model_answer_before_grading": not leaked,
         "probes_only_missed_points": probed_missed,
-        "strong_is_not_probed": candidate != "strong" or probes == 0,
+        "strong_is_not_probed": candidate != "strong" or probes == 0,  # model answers cover their rubrics
         "weak_is_probed": candidate != "weak" or probes > 0,
         "injection_never_above_partial": candidate != "injector" or all(
             t.grade is None or t.grade.rating <= 2 for t in report.turns),
