@@ -246,8 +246,8 @@ def test_attack_is_contained(name: str, runner: CodeRunner, tmp_path: Path, monk
 
 
 def test_expected_statuses_for_resource_attacks() -> None:
-    # a roomier wall clock than the other attacks, so a busy machine cannot turn "memory" into "timeout"
-    runner = CodeRunner(SandboxLimits(wall_seconds=4.0, cpu_seconds=1))
+    # roomier clocks than the other attacks, so a busy machine cannot turn "memory" into "timeout"
+    runner = CodeRunner(SandboxLimits(wall_seconds=6.0, cpu_seconds=2))
     status = {name: runner.run_challenge(textwrap.dedent(ATTACKS[name]), CHALLENGE).status
               for name in ("memory bomb", "sleep forever", "huge output", "cpu loop ignoring signals")}
     assert status == {"memory bomb": "memory", "sleep forever": "timeout", "huge output": "output_limit",
