@@ -158,17 +158,13 @@ class Sandbox:
         payload = json.dumps({**job, "limits": {**lim.model_dump(), "nproc": nproc}}).encode()
         read_fd, write_fd = os.pipe()
 
-        def demote() -> None:  # in the child, before exec: bwrap runs as the job's own uid
-            if uid is not None:
-                os.setgroups([])
-                os.setgid(uid)
-                os.setuid(uid)
-
         started = time.perf_counter()
         try:
+            # bwrap runs as the job's own uid: set in the child before exec, no Python preexec hook
+            as_job = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
             proc = subprocess.Popen(
                 self._argv(write_fd), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                pass_fds=(write_fd,), env={}, cwd="/", start_new_session=True, preexec_fn=demote,
+                pass_fds=(write_fd,), env={}, cwd="/", start_new_session=True, **as_job,
             )
         except OSError as err:
             os.close(read_fd)
