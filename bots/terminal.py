@@ -1,13 +1,16 @@
 """The terminal front-end: read the candidate's input, call the service, render what comes back.
 
-Interactive on a TTY (an answer may span lines; an empty line sends it). With stdin piped, each
-line is one answer, and `/hint`, `/skip`, `/end` work as commands.
+Interactive on a TTY (an answer may span lines; an empty line sends it, and a block opened with
+``` runs until the closing ```, blank lines included, for code). With stdin piped, each line is one
+answer. `/hint`, `/skip`, `/end` work as commands, and `/file PATH` answers with a file's contents
+(a coding answer from your editor).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -31,7 +34,8 @@ def read_answers(console: Console, interactive: bool) -> Iterator[str]:
         return
     while True:
         lines: list[str] = []
-        console.print("[dim]your answer (empty line to send; /hint /skip /end):[/]")
+        console.print("[dim]your answer (empty line to send; ``` for code; /hint /skip /end /file PATH):[/]")
+        fenced = False
         while True:
             try:
                 line = input("> " if not lines else "  ")
@@ -39,10 +43,16 @@ def read_answers(console: Console, interactive: bool) -> Iterator[str]:
                 if lines:
                     yield "\n".join(lines)
                 return
-            if line.strip() in COMMANDS and not lines:
+            if not lines and (line.strip() in COMMANDS or line.strip().startswith("/file ")):
                 yield line.strip()
                 break
-            if not line.strip():
+            if line.strip().startswith("```"):
+                if fenced:
+                    yield "\n".join(lines)
+                    break
+                fenced = True
+                continue
+            if not line.strip() and not fenced:
                 if lines:
                     yield "\n".join(lines)
                     break
@@ -64,6 +74,8 @@ async def run_interview(
         try:
             if command in actions:
                 step = await actions[command](step.session_id, user)
+            elif command.startswith("/file "):
+                step = await coach.answer(step.session_id, user, _read_answer_file(raw.strip()[6:].strip()))
             else:
                 step = await coach.answer(step.session_id, user, raw)
         except AnswerRejected as err:
@@ -73,6 +85,13 @@ async def run_interview(
         if step.finished:
             break
     return step
+
+
+def _read_answer_file(path: str) -> str:
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise AnswerRejected(f"cannot read {path}: {getattr(err, 'strerror', None) or err}; give a UTF-8 text file") from None
 
 
 def render_step(console: Console, step: Step, shown: tuple[int, int]) -> tuple[int, int]:

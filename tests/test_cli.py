@@ -136,3 +136,41 @@ def test_interactive_terminal_multiline_answer_and_clean_exit() -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     assert 'faster_reads' in text and '"An index avoids a full table scan so lookups are faster."' in " ".join(text.split())
     assert text.count("your answer") == 2  # no prompt after the report
+
+
+def test_a_coding_round_in_the_terminal_with_file_answers(tmp_path: Path) -> None:
+    import yaml
+
+    from tools.bank import QuestionBank
+    from tools.runner import load_challenge
+
+    bank_dir = tmp_path / "bank"
+    bank_dir.mkdir()
+    question = QuestionBank.load().question("coding.merge_intervals")
+    (bank_dir / "coding.yaml").write_text(yaml.safe_dump([question.model_dump(mode="json")]))
+    solution = tmp_path / "solution.py"
+    solution.write_text(load_challenge("merge-intervals").reference_solution)
+    stdin = f"/file {tmp_path / 'missing.py'}\n/file {solution}\n"
+    out = coach("interview", "--offline", "--format", "code", stdin=stdin, env={"COACH_BANK_DIR": str(bank_dir)})
+    text = " ".join(out.stdout.split())
+    assert out.returncode == 0, out.stderr
+    assert "cannot read" in text and "Live coding" in text and "Starter:" in text
+    assert "score 100%" in text and "graded by tests" in text
+
+
+def test_tty_reader_keeps_blank_lines_inside_a_code_fence(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.console import Console
+
+    from bots.terminal import read_answers
+
+    typed = iter(["```", "def f():", "", "    return 1", "```", "a plain", "answer", "", "/skip"])
+
+    def fake_input(_prompt: str = "") -> str:
+        try:
+            return next(typed)
+        except StopIteration:
+            raise EOFError from None
+
+    monkeypatch.setattr("builtins.input", fake_input)
+    answers = list(read_answers(Console(file=open(os.devnull, "w")), interactive=True))
+    assert answers == ["def f():\n\n    return 1", "a plain\nanswer", "/skip"]
