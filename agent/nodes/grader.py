@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from agent.grading.code import grade_code
+from agent.llm.offline import OfflineLLM
 from agent.llm.port import GradeRequest, Reply
 
 if TYPE_CHECKING:
@@ -31,7 +32,10 @@ def make_grader(deps: GraphDeps):
         only = (turn["probed_key_point"],) if turn.get("probed_key_point") else ()
         model = deps.model(state)
         code_runs = list(turn.get("code_runs", []))
-        if question.kind == "coding" and question.challenge and deps.runner and not skipped:
+        if skipped:
+            # Nothing to judge: the offline grader scores it zero with the model answer, at no cost.
+            reply = await OfflineLLM().grade(GradeRequest(question=question, answer="", only=only))
+        elif question.kind == "coding" and question.challenge and deps.runner:
             # Code is judged by the challenge's hidden tests in the sandbox, not by a model.
             result = await deps.runner.run_challenge(answer, question.challenge)
             grade, run = grade_code(question, answer, result)
