@@ -48,25 +48,28 @@ class EvalReport(BaseModel):
 
 def evaluate_grader(bank: QuestionBank) -> GraderReport:
     grader = OfflineGrader()
-    hits, exact, expected, predicted, adversarial = 0, 0, [], [], []
+    hits, exact, expected, scores, adversarial = 0, 0, [], [], []
     by_kind: dict[str, list[int]] = {}
     misses = []
     cases = load_golden()
     for case in cases:
-        rating = grader.grade(bank.question(case.question_id), case.answer).rating
+        grade = grader.grade(bank.question(case.question_id), case.answer)
+        rating = grade.rating
         near = min(abs(rating - b) for b in case.bands) <= 1
         hits += near
         exact += rating in case.bands
         by_kind.setdefault(case.kind, []).append(rating in case.bands)
         expected.append(mean(case.bands))
-        predicted.append(rating)
+        scores.append(grade.score)
         if case.kind in ("stuffed", "injection"):
             adversarial.append(rating)
         if rating not in case.bands:
             misses.append({"question_id": case.question_id, "kind": case.kind, "rating": rating, "bands": case.bands})
     return GraderReport(
         cases=len(cases), within_one_band=round(hits / len(cases), 4), exact_band=round(exact / len(cases), 4),
-        spearman=round(spearman(predicted, expected), 4), max_adversarial_rating=max(adversarial or [1]),
+        # Ranked on the score, not the four-level rating: ratings tie within a band ("one point of
+        # eight" and "I don't know" are both rating 1), and a tie is not a disagreement.
+        spearman=round(spearman(scores, expected), 4), max_adversarial_rating=max(adversarial or [1]),
         by_kind={k: round(mean(v), 3) for k, v in sorted(by_kind.items())}, misses=misses[:40],
     )
 

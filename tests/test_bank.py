@@ -15,8 +15,10 @@ def test_bank_validate_passes_and_stats_report_the_shape() -> None:
     valid = coach("bank", "validate")
     assert valid.returncode == 0 and "the bank is valid" in valid.stdout
     stats = json.loads(coach("bank", "stats", "--json").stdout)
-    assert stats["questions"] >= 40 and stats["topics"] >= 6 and stats["challenges"] >= 3
+    assert stats["questions"] >= 300 and stats["topics"] >= 14 and stats["challenges"] >= 30
     assert set(stats["by_kind"]) == {"concept", "rapid_fire", "system_design", "behavioural", "coding"}
+    assert stats["by_kind"]["system_design"] >= 20 and stats["by_kind"]["behavioural"] >= 20
+    assert set(stats["challenges_by_difficulty"]) == {"1", "2", "3"}
     assert {"concept", "rapid", "code", "design", "behavioural", "mock"} <= set(stats["formats"])
 
 
@@ -40,7 +42,23 @@ def test_model_answers_cover_their_own_rubrics() -> None:
     weak = []
     for q in QuestionBank.load().questions():
         if q.kind in ("concept", "rapid_fire", "system_design"):
-            score = grader.grade(q, q.model_answer).score
-            if score < 0.5:
-                weak.append((q.id, score))
+            grade = grader.grade(q, q.model_answer)
+            missed = [v.key_point for v in grade.verdicts if v.verdict != "covered"]
+            if missed:
+                weak.append((q.id, missed))
     assert weak == [], "a model answer misses its own key points (or the key points are worded oddly)"
+
+
+def test_rubrics_follow_the_flow_interviewers_grade() -> None:
+    """Design answers are graded on requirements, estimation, interface, data and scaling; stories
+    on Situation, Task, Action, Result and Learning plus the trait the question screens for."""
+    star = {"situation", "task", "action", "result", "learning"}
+    for q in QuestionBank.load().questions():
+        ids = {kp.id for kp in q.key_points}
+        if q.kind == "system_design":
+            assert {"requirements", "estimation"} <= ids and ids & {"api", "data_model"}, q.id
+            assert len(q.key_points) >= 5, q.id
+        if q.kind == "behavioural":
+            assert star <= ids and len(ids - star) >= 1, q.id
+        if q.kind not in ("coding", "rapid_fire"):
+            assert q.common_mistakes and len(q.follow_ups) >= 2, q.id
