@@ -3,7 +3,8 @@
 For a trivial program and a 10-case challenge harness, prints p50/p95 per job for
   plain      the same harness in a plain `python3 -I -S` subprocess (no isolation at all);
   sandboxed  the real runner: bubblewrap, own uid, limits, judging outside;
-and jobs per second with 2 workers. The ratio sandboxed/plain is the cost of isolation.
+  warm       the same sandbox kept warm, each job in a fresh forked child (tools/runner/warm.py);
+and jobs per second with 2 workers. The ratio to plain is the cost (or saving) of isolation.
 
     python benchmarks/bench_runner.py [--jobs 60]
 """
@@ -69,17 +70,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=60)
     args = parser.parse_args()
-    runner = CodeRunner()
+    runner, warm = CodeRunner(warm_workers=0), CodeRunner(warm_workers=2)
     runner.sandbox.check()
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
     for label, challenge in (("trivial program", TRIVIAL), ("10-case harness", TEN)):
         p = [plain(challenge) for _ in range(args.jobs)]  # interleaving would share warm caches unevenly
         s = [sandboxed(runner, challenge) for _ in range(args.jobs)]
+        w = [sandboxed(warm, challenge) for _ in range(args.jobs)]
         print(f"{label}: plain p50 {statistics.median(p):.1f} ms p95 {pct(p, 95):.1f} ms | sandboxed p50 "
-              f"{statistics.median(s):.1f} ms p95 {pct(s, 95):.1f} ms | ratio p50 "
-              f"{statistics.median(s) / statistics.median(p):.2f}x")
+              f"{statistics.median(s):.1f} ms p95 {pct(s, 95):.1f} ms | warm sandbox p50 "
+              f"{statistics.median(w):.1f} ms p95 {pct(w, 95):.1f} ms | ratio p50 to plain: sandboxed "
+              f"{statistics.median(s) / statistics.median(p):.2f}x, warm {statistics.median(w) / statistics.median(p):.2f}x")
     print(f"2 workers, 10-case harness: plain {throughput(lambda: plain(TEN), args.jobs):.0f} jobs/s, sandboxed "
-          f"{throughput(lambda: sandboxed(runner, TEN), args.jobs):.0f} jobs/s")
+          f"{throughput(lambda: sandboxed(runner, TEN), args.jobs):.0f} jobs/s, warm sandboxes "
+          f"{throughput(lambda: sandboxed(warm, TEN), args.jobs):.0f} jobs/s")
+    warm.close()
 
 
 if __name__ == "__main__":

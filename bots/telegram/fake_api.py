@@ -41,6 +41,8 @@ class Sent:
 @dataclass
 class FakeBotAPI(BaseRequest):
     sent: list[Sent] = field(default_factory=list)
+    by_chat: dict[int, list[Sent]] = field(default_factory=dict)
+    """The same messages indexed by chat, so a load test's polling does not scan every chat's."""
     commands: list[dict[str, Any]] = field(default_factory=list)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _updates: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -72,7 +74,7 @@ class FakeBotAPI(BaseRequest):
         if name == "getMe":
             return BOT
         if name in ("sendMessage", "sendPhoto", "sendDocument", "editMessageText"):
-            self.sent.append(Sent(name, params, files))
+            self._record(Sent(name, params, files))
             return self._message(params)
         if name == "setMyCommands":
             self.commands = params.get("commands", [])
@@ -82,9 +84,14 @@ class FakeBotAPI(BaseRequest):
         if name == "getUpdates":
             return []
         if name in ("sendChatAction", "answerCallbackQuery", "deleteWebhook", "setWebhook", "close", "logOut"):
-            self.sent.append(Sent(name, params))
+            self._record(Sent(name, params))
             return True
         raise AssertionError(f"the fake Bot API does not know {name}")
+
+    def _record(self, sent: Sent) -> None:
+        self.sent.append(sent)
+        if "chat_id" in sent.params:
+            self.by_chat.setdefault(sent.chat_id, []).append(sent)
 
     def _message(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = int(params["chat_id"])
@@ -103,7 +110,7 @@ class FakeBotAPI(BaseRequest):
     # --- building incoming updates ----------------------------------------------------------------
 
     def replies(self, chat_id: int, method: str = "sendMessage") -> list[Sent]:
-        return [s for s in self.sent if s.method == method and s.chat_id == chat_id]
+        return [s for s in self.by_chat.get(chat_id, []) if s.method == method]
 
     def _base(self, chat_id: int, user_id: int | None, chat_type: str = "private") -> dict[str, Any]:
         user = {"id": user_id or chat_id, "is_bot": False, "first_name": f"user{user_id or chat_id}"}

@@ -6,7 +6,6 @@ process of the job is left behind, the host is untouched, and the runner still a
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import textwrap
@@ -202,16 +201,34 @@ ATTACKS = {
 }
 
 
-@pytest.fixture(scope="module")
-def runner() -> CodeRunner:
-    r = CodeRunner(SandboxLimits(wall_seconds=2.0, cpu_seconds=1))
+@pytest.fixture(scope="module", params=[0, 2], ids=["fresh sandbox per job", "warm sandboxes"])
+def runner(request: pytest.FixtureRequest) -> CodeRunner:
+    r = CodeRunner(SandboxLimits(wall_seconds=2.0, cpu_seconds=1), warm_workers=request.param)
     r.sandbox.check()
-    return r
+    yield r
+    r.close()
 
 
-def job_processes() -> list[int]:
-    """Live (non-zombie) processes running as any sandbox uid."""
-    return [pid for uid in SANDBOX_UIDS for pid in _pids_of(uid)]
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_bytes().rsplit(b")", 1)[1].split()[1]) == pid:
+                kids.append(int(entry.name))
+        except (OSError, IndexError):
+            continue
+    return kids
+
+
+def job_processes(runner: CodeRunner | None = None) -> list[int]:
+    """Live (non-zombie) processes running as any sandbox uid, except a warm sandbox's own three:
+    bwrap, its init, and the one worker under that init (a leftover would be a second child)."""
+    own: set[int] = set()
+    for outer in runner.pool.worker_pids() if runner and runner.pool else ():
+        for init in _children(outer):
+            under = _children(init)
+            own |= {outer, init} | (set(under) if len(under) == 1 else set())
+    return [pid for uid in SANDBOX_UIDS for pid in _pids_of(uid) if pid not in own]
 
 
 @pytest.mark.parametrize("name", list(ATTACKS))
@@ -237,7 +254,7 @@ def test_attack_is_contained(name: str, runner: CodeRunner, tmp_path: Path, monk
         assert victim.poll() is None, "a host process was killed"
         assert canary.read_text() == "host data"
         assert not Path("/usr/evil").exists() and not Path("/evil").exists()
-        assert job_processes() == [], "a process of the job outlived it"
+        assert job_processes(runner) == [], "a process of the job outlived it"
         after = runner.run_challenge(CHALLENGE.reference_solution, CHALLENGE)
         assert after.status == "passed", after.message  # still responsive
     finally:
@@ -245,10 +262,12 @@ def test_attack_is_contained(name: str, runner: CodeRunner, tmp_path: Path, monk
         victim.wait()
 
 
-def test_expected_statuses_for_resource_attacks() -> None:
+@pytest.mark.parametrize("warm", [0, 1], ids=["fresh sandbox per job", "warm sandbox"])
+def test_expected_statuses_for_resource_attacks(warm: int) -> None:
     # roomier clocks than the other attacks, so a busy machine cannot turn "memory" into "timeout"
-    runner = CodeRunner(SandboxLimits(wall_seconds=6.0, cpu_seconds=2))
+    runner = CodeRunner(SandboxLimits(wall_seconds=6.0, cpu_seconds=2), warm_workers=warm)
     status = {name: runner.run_challenge(textwrap.dedent(ATTACKS[name]), CHALLENGE).status
               for name in ("memory bomb", "sleep forever", "huge output", "cpu loop ignoring signals")}
+    runner.close()
     assert status == {"memory bomb": "memory", "sleep forever": "timeout", "huge output": "output_limit",
                       "cpu loop ignoring signals": "timeout"}

@@ -43,7 +43,7 @@ def validate_bank(directory: Path = QUESTIONS_DIR, run_challenges: bool = True) 
     except Exception as err:  # noqa: BLE001 - reported, not raised
         problems.append(f"formats: {err}")
     if run_challenges:
-        runner = CodeRunner()
+        runner = CodeRunner(warm_workers=1)  # one warm sandbox for the whole bank
         for c in challenges.values():
             if len([case for case in c.cases if not case.visible]) < 8:
                 problems.append(f"challenge {c.id}: fewer than 8 hidden cases")
@@ -52,4 +52,5 @@ def validate_bank(directory: Path = QUESTIONS_DIR, run_challenges: bool = True) 
                 problems.append(f"challenge {c.id}: the reference solution does not pass ({good.message})")
             if c.naive_wrong_solution and runner.run_challenge(c.naive_wrong_solution, c).status == "passed":
                 problems.append(f"challenge {c.id}: the naive wrong solution passes every case")
+        runner.close()
     return problems

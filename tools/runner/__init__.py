@@ -22,6 +22,7 @@ from tools.runner.judge import challenge_job, tests_job, verdict
 from tools.runner.limits import SandboxLimits
 from tools.runner.result import RunResult, Status, TestRecord
 from tools.runner.sandbox import Sandbox, SandboxUnavailable
+from tools.runner.warm import WarmPool
 
 __all__ = ["CodeRunner", "RunResult", "SandboxLimits", "Status", "TestRecord", "load_challenge", "load_challenges"]
 
@@ -30,10 +31,24 @@ CHALLENGES_DIR = Path(__file__).resolve().parent.parent / "bank" / "challenges"
 
 class CodeRunner:
     def __init__(self, limits: SandboxLimits | None = None, allow_unsafe: bool | None = None,
-                 bwrap: str | None = None) -> None:
+                 bwrap: str | None = None, warm_workers: int | None = None) -> None:
+        """`warm_workers` > 0 keeps that many warm sandboxes (tools/runner/warm.py) for a
+        long-lived runner; 0 starts a fresh sandbox per job. Default: COACH_RUNNER_WARM or 0."""
         if allow_unsafe is None:
             allow_unsafe = os.environ.get("COACH_UNSAFE_RUNNER") == "1"
+        if warm_workers is None:
+            warm_workers = int(os.environ.get("COACH_RUNNER_WARM") or 0)
         self.sandbox = Sandbox(limits or SandboxLimits(), bwrap=bwrap, unsafe=allow_unsafe)
+        self.pool = WarmPool(self.sandbox, size=warm_workers) if warm_workers > 0 and not allow_unsafe else None
+
+    def _run(self, job: dict):
+        self.sandbox.check()
+        return self.pool.run(job) if self.pool else self.sandbox.run(job)
+
+    def close(self) -> None:
+        """Stop the warm sandboxes, if any (they also die with this process)."""
+        if self.pool:
+            self.pool.close()
 
     def _unavailable(self, err: SandboxUnavailable) -> RunResult:
         return RunResult(status="unavailable", message=str(err))
@@ -41,8 +56,7 @@ class CodeRunner:
     def run_challenge(self, code: str, challenge: Challenge) -> RunResult:
         """Run `code` against every case of the challenge; hidden expectations stay out here."""
         try:
-            self.sandbox.check()
-            raw = self.sandbox.run(challenge_job(code, challenge))
+            raw = self._run(challenge_job(code, challenge))
         except SandboxUnavailable as err:
             return self._unavailable(err)
         names, expected, visible, raises = [], [], [], []
@@ -62,8 +76,7 @@ class CodeRunner:
     def run_tests(self, code: str, test_code: str, entry_point: str | None = None) -> RunResult:
         """Run assert-style tests that see the candidate's names as if they followed the code."""
         try:
-            self.sandbox.check()
-            raw = self.sandbox.run(tests_job(code, test_code, entry_point))
+            raw = self._run(tests_job(code, test_code, entry_point))
         except SandboxUnavailable as err:
             return self._unavailable(err)
         return verdict(raw, [], None, [])

@@ -26,7 +26,8 @@ from pathlib import Path
 from tools.runner.limits import SandboxLimits
 
 HARNESS = Path(__file__).with_name("harness.py")
-SANDBOX_HARNESS = "/opt/coach/harness.py"
+ZYGOTE = Path(__file__).with_name("zygote.py")
+SANDBOX_DIR = "/opt/coach"
 RESULT_CAP = 4 * 1024 * 1024
 SANDBOX_UIDS = range(61000, 61032)
 """Unprivileged uids for jobs launched by root: one per concurrent job, so one job's fork bomb
@@ -53,15 +54,17 @@ _HARNESS_COPY: Path | None = None
 
 
 def _readable_harness() -> Path:
-    """A copy of the harness the job's uid can read (the package may live under /root)."""
+    """A directory with copies of the harness and the warm worker that the job's uid can read
+    (the package may live under /root)."""
     global _HARNESS_COPY
     if _HARNESS_COPY is None or not _HARNESS_COPY.exists():
         directory = Path(tempfile.mkdtemp(prefix="coach-harness-"))
         directory.chmod(0o755)
-        copy = directory / "harness.py"
-        copy.write_bytes(HARNESS.read_bytes())
-        copy.chmod(0o444)
-        _HARNESS_COPY = copy
+        for source in (HARNESS, ZYGOTE):
+            copy = directory / source.name
+            copy.write_bytes(source.read_bytes())
+            copy.chmod(0o444)
+        _HARNESS_COPY = directory
     return _HARNESS_COPY
 
 
@@ -96,7 +99,7 @@ class Sandbox:
         self.unsafe = unsafe
         self.bwrap = bwrap if bwrap is not None else (shutil.which("bwrap") or "bwrap")
         self.python = _find_python()
-        self.harness = _readable_harness()
+        self.bundle = _readable_harness()
         self._checked = False
 
     # --- availability -------------------------------------------------------------------------
@@ -122,10 +125,11 @@ class Sandbox:
 
     # --- running ------------------------------------------------------------------------------
 
-    def _argv(self, result_fd: int) -> list[str]:
+    def _argv(self, result_fd: int, program: str = "harness.py") -> list[str]:
+        """bwrap's command line for running `program` (harness.py or zygote.py) with the fd."""
         lim = self.limits
         if self.unsafe:
-            return [self.python, "-I", "-S", str(self.harness), str(result_fd)]
+            return [self.python, "-I", "-S", str(self.bundle / program), str(result_fd)]
         argv = [
             self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
             "--new-session", "--clearenv", "--cap-drop", "ALL",
@@ -138,7 +142,7 @@ class Sandbox:
             elif target.is_dir():
                 argv += ["--ro-bind", str(target), f"/{link}"]
         argv += [
-            "--ro-bind", str(self.harness), SANDBOX_HARNESS,
+            "--ro-bind", str(self.bundle), SANDBOX_DIR,
             "--proc", "/proc", "--dev", "/dev",
             "--size", str(lim.tmpfs_mib * 1024 * 1024), "--tmpfs", "/tmp",
             "--size", str(lim.shm_mib * 1024 * 1024), "--tmpfs", "/dev/shm",
@@ -146,16 +150,20 @@ class Sandbox:
             "--setenv", "HOME", "/tmp", "--setenv", "PATH", "/usr/bin:/bin",
             "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "LANG", "C.UTF-8",
             "--remount-ro", "/",
-            self.python, "-I", "-S", SANDBOX_HARNESS, str(result_fd),
+            self.python, "-I", "-S", f"{SANDBOX_DIR}/{program}", str(result_fd),
         ]
         return argv
 
+    def payload(self, job: dict, other_processes: int) -> bytes:
+        """The job as the harness reads it, with the limits it sets on itself (its process
+        allowance counts the `other_processes` already running as the same uid)."""
+        lim = self.limits
+        return json.dumps({**job, "limits": {**lim.model_dump(), "nproc": other_processes + lim.processes}}).encode()
+
     def run(self, job: dict) -> RawRun:
         """Run one job; the job dict is what the harness reads (limits are added here)."""
-        lim = self.limits
         uid = _uids.take() if os.geteuid() == 0 else None
-        nproc = lim.processes if uid is not None else _own_processes() + lim.processes
-        payload = json.dumps({**job, "limits": {**lim.model_dump(), "nproc": nproc}}).encode()
+        payload = self.payload(job, 0 if uid is not None else _own_processes())
         read_fd, write_fd = os.pipe()
 
         started = time.perf_counter()
@@ -174,7 +182,12 @@ class Sandbox:
             raise SandboxUnavailable(f"could not start the sandbox: {err.strerror}") from None
         os.close(write_fd)
         try:
-            raw = self._collect(proc, read_fd, payload)
+            raw = collect(self.limits, proc.stdin, proc.stdout, proc.stderr, read_fd, payload,
+                          stop=lambda: _kill_group(proc))
+            try:
+                raw.returncode = proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                raw.returncode = None
         finally:
             _kill_group(proc)
             os.close(read_fd)
@@ -184,57 +197,56 @@ class Sandbox:
         raw.duration_ms = (time.perf_counter() - started) * 1000
         return raw
 
-    def _collect(self, proc: subprocess.Popen, read_fd: int, payload: bytes) -> RawRun:
-        lim = self.limits
-        raw = RawRun()
-        try:
-            proc.stdin.write(payload)
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        buffers = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray(), read_fd: bytearray()}
-        caps = {proc.stdout.fileno(): lim.output_bytes, proc.stderr.fileno(): lim.output_bytes, read_fd: RESULT_CAP}
-        sel = selectors.DefaultSelector()
-        for fd in buffers:
-            os.set_blocking(fd, False)
-            sel.register(fd, selectors.EVENT_READ)
-        deadline = time.monotonic() + lim.wall_seconds
-        open_fds = set(buffers)
-        while open_fds:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raw.timed_out = True
+
+def collect(lim: SandboxLimits, stdin, stdout, stderr, result_fd: int, payload: bytes, stop) -> RawRun:
+    """Feed the job to `stdin`, then read stdout, stderr and the result channel until all three
+    close, the wall clock runs out or an output cap is passed; `stop()` then ends the job."""
+    raw = RawRun()
+    try:
+        stdin.write(payload)
+        stdin.close()
+    except BrokenPipeError:
+        pass
+    buffers = {stdout.fileno(): bytearray(), stderr.fileno(): bytearray(), result_fd: bytearray()}
+    caps = {stdout.fileno(): lim.output_bytes, stderr.fileno(): lim.output_bytes, result_fd: RESULT_CAP}
+    sel = selectors.DefaultSelector()
+    for fd in buffers:
+        os.set_blocking(fd, False)
+        sel.register(fd, selectors.EVENT_READ)
+    deadline = time.monotonic() + lim.wall_seconds
+    open_fds = set(buffers)
+    while open_fds:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raw.timed_out = True
+            break
+        for key, _ in sel.select(timeout=min(remaining, 0.5)):
+            try:
+                chunk = os.read(key.fd, 65536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                sel.unregister(key.fd)
+                open_fds.discard(key.fd)
+                continue
+            buffers[key.fd] += chunk
+            if len(buffers[key.fd]) > caps[key.fd]:
+                if key.fd == result_fd:
+                    raw.garbled = "the result channel overflowed"
+                else:
+                    raw.output_exceeded = True
+                open_fds.clear()
                 break
-            for key, _ in sel.select(timeout=min(remaining, 0.5)):
-                try:
-                    chunk = os.read(key.fd, 65536)
-                except BlockingIOError:
-                    continue
-                if not chunk:
-                    sel.unregister(key.fd)
-                    open_fds.discard(key.fd)
-                    continue
-                buffers[key.fd] += chunk
-                if len(buffers[key.fd]) > caps[key.fd]:
-                    if key.fd == read_fd:
-                        raw.garbled = "the result channel overflowed"
-                    else:
-                        raw.output_exceeded = True
-                    open_fds.clear()
-                    break
-        sel.close()
-        _kill_group(proc)
-        try:
-            raw.returncode = proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            raw.returncode = None
-        raw.stdout = bytes(buffers[proc.stdout.fileno()][: lim.output_bytes])
-        raw.stderr = bytes(buffers[proc.stderr.fileno()][: lim.output_bytes])
-        proc.stdout.close()
-        proc.stderr.close()
-        raw.records, problem = _parse_records(bytes(buffers[read_fd]))
-        raw.garbled = raw.garbled or problem
-        return raw
+    sel.close()
+    if open_fds or raw.timed_out or raw.output_exceeded or raw.garbled:
+        stop()
+    raw.stdout = bytes(buffers[stdout.fileno()][: lim.output_bytes])
+    raw.stderr = bytes(buffers[stderr.fileno()][: lim.output_bytes])
+    stdout.close()
+    stderr.close()
+    raw.records, problem = _parse_records(bytes(buffers[result_fd]))
+    raw.garbled = raw.garbled or problem
+    return raw
 
 
 def _parse_records(data: bytes) -> tuple[list[dict], str]:

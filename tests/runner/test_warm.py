@@ -1,0 +1,66 @@
+"""Warm sandboxes reuse one bubblewrap sandbox for many jobs: nothing of one job may reach the next.
+
+The attacks in test_hostile.py run against warm sandboxes too; these check what is specific to
+reuse: the wipe between jobs, the worker's memory, and replacing a broken or timed-out worker.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+from agent.domain import CallCase, Challenge
+from tests.runner.test_hostile import ATTACKS, CHALLENGE, job_processes
+from tools.runner import CodeRunner, SandboxLimits
+
+LEAVE_TRACES = """
+import os, subprocess
+def solve():
+    with open("/tmp/note-from-the-last-candidate", "w") as f:
+        f.write("my solution")
+    subprocess.Popen(["sleep", "60"], start_new_session=True)
+    return 1
+"""
+LOOK_AROUND = """
+import os
+def solve():
+    me, parent = os.getpid(), os.getppid()
+    others = sorted(int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me, parent))
+    try:
+        with open("/proc/%d/mem" % parent, "rb") as f:
+            f.read(1)
+        memory = "readable"
+    except OSError:
+        memory = "blocked"
+    return [os.listdir("/tmp"), os.listdir("/dev/shm"), others, memory]
+"""
+KILL_THE_WORKER = """
+import os, signal
+def solve():
+    os.kill(os.getppid(), signal.SIGKILL)
+    return 1
+"""
+
+
+def _expecting(expected: object) -> Challenge:
+    return Challenge(id="probe", title="probe", statement="-", entry_point="solve", starter="-",
+                     reference_solution="-", cases=(CallCase(args=(), expected=expected),))
+
+
+def test_a_warm_sandbox_is_wiped_between_jobs_and_replaced_when_broken() -> None:
+    runner = CodeRunner(SandboxLimits(wall_seconds=3.0), warm_workers=1)
+    try:
+        assert runner.run_challenge(LEAVE_TRACES, _expecting(1)).status == "passed"
+        # the next candidate sees an empty /tmp, no leftover process, and cannot read the worker
+        look = runner.run_challenge(LOOK_AROUND, _expecting([[], [], [], "blocked"]))
+        assert look.status == "passed", look.tests
+        assert job_processes(runner) == []
+        first = runner.pool.worker_pids()
+        runner.run_challenge(KILL_THE_WORKER, _expecting(1))  # its own verdict may go either way
+        assert runner.run_challenge(CHALLENGE.reference_solution, CHALLENGE).status == "passed"
+        assert runner.pool.worker_pids().isdisjoint(first), "a broken worker was reused"
+        assert runner.run_challenge(textwrap.dedent(ATTACKS["sleep forever"]), CHALLENGE).status == "timeout"
+        assert runner.run_challenge(CHALLENGE.reference_solution, CHALLENGE).status == "passed"
+        assert job_processes(runner) == []
+    finally:
+        runner.close()
+    assert job_processes() == [], "closing the runner left a warm sandbox behind"

@@ -1,0 +1,159 @@
+"""Warm sandboxes: a few long-lived bubblewrap sandboxes, each with Python and the harness already
+loaded, that run one job at a time in a fresh forked child (tools/runner/zygote.py).
+
+Every job still gets its own process, limits, empty /tmp and the same judge; what is saved is
+starting bwrap and Python. Between jobs the worker kills everything the job left and wipes /tmp;
+a worker that times out, overflows its output, fails to clean up or dies is thrown away and a
+fresh one is started, and every worker is recycled after `recycle_after` jobs.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import subprocess
+import threading
+import time
+
+from tools.runner.sandbox import RawRun, Sandbox, SandboxUnavailable, _kill_group, _kill_uid, _uids, collect
+
+START_TIMEOUT = 10.0
+DONE_TIMEOUT = 3.0
+
+
+class _Worker:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.jobs = 0
+        self.uid = _uids.take() if os.geteuid() == 0 else None
+        host, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.control = host
+        as_job = {"user": self.uid, "group": self.uid, "extra_groups": []} if self.uid is not None else {}
+        try:
+            self.proc = subprocess.Popen(
+                sandbox._argv(inside.fileno(), program="zygote.py"), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(inside.fileno(),), env={},
+                cwd="/", start_new_session=True, **as_job,
+            )
+        except OSError as err:
+            self._release()
+            raise SandboxUnavailable(f"could not start a warm sandbox: {err.strerror}") from None
+        finally:
+            inside.close()
+        if self._line(START_TIMEOUT) != b"ready":
+            self.close()
+            raise SandboxUnavailable("a warm sandbox did not start; run with warm workers off (COACH_RUNNER_WARM=0)")
+
+    def _line(self, timeout: float) -> bytes:
+        self.control.settimeout(timeout)
+        data = b""
+        try:
+            while not data.endswith(b"\n"):
+                chunk = self.control.recv(64)
+                if not chunk:
+                    return b""
+                data += chunk
+        except OSError:
+            return b""
+        return data.strip()
+
+    def run(self, payload: bytes) -> tuple[RawRun, bool]:
+        """Run one job; the flag says whether this worker may run another."""
+        pipes = [os.pipe() for _ in range(4)]  # stdin, stdout, stderr, results
+        inside = [pipes[0][0], pipes[1][1], pipes[2][1], pipes[3][1]]
+        started = time.perf_counter()
+        try:
+            socket.send_fds(self.control, [b"run"], inside)
+        except OSError:
+            for r, w in pipes:
+                os.close(r)
+                os.close(w)
+            raise
+        for fd in inside:
+            os.close(fd)
+        stopped = []
+        with open(pipes[0][1], "wb", buffering=0) as stdin, open(pipes[1][0], "rb", buffering=0) as stdout, \
+                open(pipes[2][0], "rb", buffering=0) as stderr:
+            raw = collect(self.sandbox.limits, stdin, stdout, stderr, pipes[3][0], payload,
+                          stop=lambda: (stopped.append(True), self.close()))
+        os.close(pipes[3][0])
+        self.jobs += 1
+        healthy = not stopped
+        if healthy:
+            done = self._line(DONE_TIMEOUT)
+            if done.startswith(b"done "):
+                raw.returncode = int(done.split()[1])
+            else:
+                healthy = False
+        raw.duration_ms = (time.perf_counter() - started) * 1000
+        return raw, healthy
+
+    def close(self) -> None:
+        _kill_group(self.proc)
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self._release()
+
+    def _release(self) -> None:
+        self.control.close()
+        if self.uid is not None:
+            _kill_uid(self.uid)
+            _uids.give(self.uid)
+            self.uid = None
+
+
+class WarmPool:
+    """Up to `size` warm sandboxes shared by concurrent callers; started on first use."""
+
+    def __init__(self, sandbox: Sandbox, size: int = 2, recycle_after: int = 200) -> None:
+        self.sandbox = sandbox
+        self.size = size
+        self.recycle_after = recycle_after
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._slots = threading.Semaphore(size)
+        self._workers: set[_Worker] = set()
+        self._lock = threading.Lock()
+
+    def run(self, job: dict) -> RawRun:
+        payload = self.sandbox.payload(job, other_processes=1)  # the worker itself
+        with self._slots:
+            worker = self._take()
+            try:
+                raw, healthy = worker.run(payload)
+            except BaseException:
+                self._discard(worker)
+                raise
+            if healthy and worker.jobs < self.recycle_after:
+                self._idle.put(worker)
+            else:
+                self._discard(worker)
+            return raw
+
+    def worker_pids(self) -> set[int]:
+        """Host pids of the live workers' bwrap processes (for tests and diagnostics)."""
+        with self._lock:
+            return {w.proc.pid for w in self._workers if w.proc.poll() is None}
+
+    def _take(self) -> _Worker:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            worker = _Worker(self.sandbox)
+            with self._lock:
+                self._workers.add(worker)
+            return worker
+
+    def _discard(self, worker: _Worker) -> None:
+        worker.close()
+        with self._lock:
+            self._workers.discard(worker)
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._discard(self._idle.get_nowait())
+            except queue.Empty:
+                return
