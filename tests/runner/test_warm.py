@@ -6,7 +6,10 @@ reuse: the wipe between jobs, the worker's memory, and replacing a broken or tim
 
 from __future__ import annotations
 
+import os
+import signal
 import textwrap
+import time
 
 from agent.domain import CallCase, Challenge
 from tests.runner.test_hostile import ATTACKS, CHALLENGE, job_processes
@@ -64,3 +67,16 @@ def test_a_warm_sandbox_is_wiped_between_jobs_and_replaced_when_broken() -> None
     finally:
         runner.close()
     assert job_processes() == [], "closing the runner left a warm sandbox behind"
+
+
+def test_an_idle_worker_killed_from_outside_is_replaced_without_losing_the_job() -> None:
+    runner = CodeRunner(warm_workers=1)
+    try:
+        assert runner.run_challenge(CHALLENGE.reference_solution, CHALLENGE).status == "passed"
+        (outer,) = runner.pool.worker_pids()
+        os.killpg(outer, signal.SIGKILL)
+        time.sleep(0.2)
+        assert runner.run_challenge(CHALLENGE.reference_solution, CHALLENGE).status == "passed"
+        assert outer not in runner.pool.worker_pids()
+    finally:
+        runner.close()

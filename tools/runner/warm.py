@@ -22,6 +22,10 @@ START_TIMEOUT = 10.0
 DONE_TIMEOUT = 3.0
 
 
+class _WorkerGone(Exception):
+    """The worker died while idle: the job never reached it and can go to a fresh one."""
+
+
 class _Worker:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
@@ -69,7 +73,7 @@ class _Worker:
             for r, w in pipes:
                 os.close(r)
                 os.close(w)
-            raise
+            raise _WorkerGone from None
         for fd in inside:
             os.close(fd)
         stopped = []
@@ -120,12 +124,19 @@ class WarmPool:
     def run(self, job: dict) -> RawRun:
         payload = self.sandbox.payload(job, other_processes=1)  # the worker itself
         with self._slots:
-            worker = self._take()
-            try:
-                raw, healthy = worker.run(payload)
-            except BaseException:
-                self._discard(worker)
-                raise
+            for attempt in range(2):  # an idle worker may have died: then once more on a fresh one
+                worker = self._take(fresh=attempt > 0)
+                try:
+                    raw, healthy = worker.run(payload)
+                    break
+                except _WorkerGone:
+                    self._discard(worker)
+                    if attempt:
+                        raise SandboxUnavailable("a fresh warm sandbox died before it took the job; "
+                                                 "run with COACH_RUNNER_WARM=0") from None
+                except BaseException:
+                    self._discard(worker)
+                    raise
             if healthy and worker.jobs < self.recycle_after:
                 self._idle.put(worker)
             else:
@@ -137,14 +148,16 @@ class WarmPool:
         with self._lock:
             return {w.proc.pid for w in self._workers if w.proc.poll() is None}
 
-    def _take(self) -> _Worker:
+    def _take(self, fresh: bool = False) -> _Worker:
         try:
-            return self._idle.get_nowait()
+            if not fresh:
+                return self._idle.get_nowait()
         except queue.Empty:
-            worker = _Worker(self.sandbox)
-            with self._lock:
-                self._workers.add(worker)
-            return worker
+            pass
+        worker = _Worker(self.sandbox)
+        with self._lock:
+            self._workers.add(worker)
+        return worker
 
     def _discard(self, worker: _Worker) -> None:
         worker.close()
