@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     )
     runner_url: str | None = None
     """A code-runner MCP server over streamable HTTP (e.g. http://runners:8766/mcp); default in-process."""
+    runner_warm: int = Field(default=0, ge=0, le=16)
+    """Warm sandboxes the in-process code runner keeps (COACH_RUNNER_WARM); 0 starts one per job."""
     default_user: str = "local"
     bank_dir: Path | None = None
     """A directory of question YAML files to use instead of the bank shipped with the coach."""

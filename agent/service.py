@@ -133,7 +133,7 @@ class SessionService:
             if runner is None:
                 from mcp_server.runner_client import McpCodeRunner  # the graph reaches the runner over MCP
 
-                runner = McpCodeRunner(settings.runner_url)
+                runner = McpCodeRunner(settings.runner_url, warm_workers=settings.runner_warm)
             yield cls(settings, store, bank, llm, checkpointer, runner)
 
     # --- the API ------------------------------------------------------------------------------

@@ -9,12 +9,13 @@ from __future__ import annotations
 from mcp import Client
 
 from mcp_server.runner_tools import build_runner_server
-from tools.runner import RunResult
+from tools.runner import CodeRunner, RunResult
 
 
 class McpCodeRunner:
-    def __init__(self, url: str | None = None) -> None:
-        self._target = url or build_runner_server()
+    def __init__(self, url: str | None = None, warm_workers: int = 0) -> None:
+        """`warm_workers` only applies to the in-process runner (a remote one has its own)."""
+        self._target = url or build_runner_server(CodeRunner(warm_workers=warm_workers))
 
     async def run_challenge(self, code: str, challenge_id: str) -> RunResult:
         async with Client(self._target) as client:

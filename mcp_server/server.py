@@ -69,7 +69,7 @@ def build_server(settings: Settings, user: str | None = None, offline: bool | No
             yield CoachContext(coach=coach, user=candidate)
 
     server = MCPServer("interview-coach", instructions=INSTRUCTIONS, lifespan=lifespan, log_level="WARNING")
-    add_runner_tools(server, CodeRunner(), settings.limits)
+    add_runner_tools(server, CodeRunner(warm_workers=settings.runner_warm), settings.limits)
 
     def ctx_of(ctx: Context) -> CoachContext:
         return ctx.request_context.lifespan_context

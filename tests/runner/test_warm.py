@@ -11,6 +11,8 @@ import signal
 import textwrap
 import time
 
+import pytest
+
 from agent.domain import CallCase, Challenge
 from tests.runner.test_hostile import ATTACKS, CHALLENGE, job_processes
 from tools.runner import CodeRunner, SandboxLimits
@@ -80,3 +82,21 @@ def test_an_idle_worker_killed_from_outside_is_replaced_without_losing_the_job()
         assert outer not in runner.pool.worker_pids()
     finally:
         runner.close()
+
+
+@pytest.mark.anyio
+async def test_the_warm_setting_reaches_the_in_process_runner(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.config import Settings
+    from agent.service import SessionService
+
+    sizes: list[int] = []
+
+    def spy(warm_workers: int = 0) -> CodeRunner:
+        sizes.append(warm_workers)
+        return CodeRunner()
+
+    monkeypatch.setattr("mcp_server.runner_client.CodeRunner", spy)
+    monkeypatch.setenv("COACH_RUNNER_WARM", "3")
+    async with SessionService.open(Settings(home=tmp_path), offline=True):
+        pass
+    assert sizes == [3]

@@ -31,13 +31,11 @@ CHALLENGES_DIR = Path(__file__).resolve().parent.parent / "bank" / "challenges"
 
 class CodeRunner:
     def __init__(self, limits: SandboxLimits | None = None, allow_unsafe: bool | None = None,
-                 bwrap: str | None = None, warm_workers: int | None = None) -> None:
+                 bwrap: str | None = None, warm_workers: int = 0) -> None:
         """`warm_workers` > 0 keeps that many warm sandboxes (tools/runner/warm.py) for a
-        long-lived runner; 0 starts a fresh sandbox per job. Default: COACH_RUNNER_WARM or 0."""
+        long-lived runner (settings: COACH_RUNNER_WARM); 0 starts a fresh sandbox per job."""
         if allow_unsafe is None:
             allow_unsafe = os.environ.get("COACH_UNSAFE_RUNNER") == "1"
-        if warm_workers is None:
-            warm_workers = int(os.environ.get("COACH_RUNNER_WARM") or 0)
         self.sandbox = Sandbox(limits or SandboxLimits(), bwrap=bwrap, unsafe=allow_unsafe)
         self.pool = WarmPool(self.sandbox, size=warm_workers) if warm_workers > 0 and not allow_unsafe else None
 
