@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from pydantic import ValidationError
 
-from agent.domain import Question
+from agent.domain import Challenge, Question
 from tools.bank import QUESTIONS_DIR, load_formats
+
+if TYPE_CHECKING:
+    from tools.runner import CodeRunner
 
 
 def validate_bank(directory: Path = QUESTIONS_DIR, run_challenges: bool = True) -> list[str]:
@@ -44,13 +48,22 @@ def validate_bank(directory: Path = QUESTIONS_DIR, run_challenges: bool = True) 
         problems.append(f"formats: {err}")
     if run_challenges:
         runner = CodeRunner(warm_workers=1)  # one warm sandbox for the whole bank
-        for c in challenges.values():
-            if len([case for case in c.cases if not case.visible]) < 8:
-                problems.append(f"challenge {c.id}: fewer than 8 hidden cases")
-            good = runner.run_challenge(c.reference_solution, c)
-            if good.status != "passed":
-                problems.append(f"challenge {c.id}: the reference solution does not pass ({good.message})")
-            if c.naive_wrong_solution and runner.run_challenge(c.naive_wrong_solution, c).status == "passed":
-                problems.append(f"challenge {c.id}: the naive wrong solution passes every case")
-        runner.close()
+        try:
+            problems += _challenge_problems(runner, challenges)
+        finally:
+            runner.close()
+    return problems
+
+
+def _challenge_problems(runner: CodeRunner, challenges: dict[str, Challenge]) -> list[str]:
+    """Each challenge has enough hidden cases, its reference passes and its wrong variant fails."""
+    problems = []
+    for c in challenges.values():
+        if len([case for case in c.cases if not case.visible]) < 8:
+            problems.append(f"challenge {c.id}: fewer than 8 hidden cases")
+        good = runner.run_challenge(c.reference_solution, c)
+        if good.status != "passed":
+            problems.append(f"challenge {c.id}: the reference solution does not pass ({good.message})")
+        if c.naive_wrong_solution and runner.run_challenge(c.naive_wrong_solution, c).status == "passed":
+            problems.append(f"challenge {c.id}: the naive wrong solution passes every case")
     return problems

@@ -93,6 +93,18 @@ class _UidPool:
 _uids = _UidPool()
 
 
+def take_uid() -> int | None:
+    """A sandbox uid of its own for a job (or warm sandbox) when we are root, else None."""
+    return _uids.take() if os.geteuid() == 0 else None
+
+
+def release_uid(uid: int | None) -> None:
+    """Kill anything still running as `uid`, then hand it back to the pool."""
+    if uid is not None:
+        _kill_uid(uid)
+        _uids.give(uid)
+
+
 class Sandbox:
     def __init__(self, limits: SandboxLimits, bwrap: str | None = None, unsafe: bool = False) -> None:
         self.limits = limits
@@ -160,27 +172,34 @@ class Sandbox:
         lim = self.limits
         return json.dumps({**job, "limits": {**lim.model_dump(), "nproc": other_processes + lim.processes}}).encode()
 
+    def launch(self, program: str, uid: int | None, fd: int, streams: int) -> subprocess.Popen:
+        """Start bwrap running `program` with `fd` passed in, as the job's own uid when we are
+        root (set in the child before exec, no Python preexec hook), in its own session, with an
+        empty environment; `streams` is subprocess.PIPE or DEVNULL for stdin, stdout and stderr."""
+        as_job = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
+        try:
+            return subprocess.Popen(
+                self._argv(fd, program), stdin=streams, stdout=streams, stderr=streams,
+                pass_fds=(fd,), env={}, cwd="/", start_new_session=True, **as_job,
+            )
+        except OSError as err:
+            raise SandboxUnavailable(f"could not start the sandbox: {err.strerror}") from None
+
     def run(self, job: dict) -> RawRun:
         """Run one job; the job dict is what the harness reads (limits are added here)."""
-        uid = _uids.take() if os.geteuid() == 0 else None
+        uid = take_uid()
         payload = self.payload(job, 0 if uid is not None else _own_processes())
         read_fd, write_fd = os.pipe()
 
         started = time.perf_counter()
         try:
-            # bwrap runs as the job's own uid: set in the child before exec, no Python preexec hook
-            as_job = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
-            proc = subprocess.Popen(
-                self._argv(write_fd), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                pass_fds=(write_fd,), env={}, cwd="/", start_new_session=True, **as_job,
-            )
-        except OSError as err:
+            proc = self.launch("harness.py", uid, write_fd, subprocess.PIPE)
+        except SandboxUnavailable:
             os.close(read_fd)
+            release_uid(uid)
+            raise
+        finally:
             os.close(write_fd)
-            if uid is not None:
-                _uids.give(uid)
-            raise SandboxUnavailable(f"could not start the sandbox: {err.strerror}") from None
-        os.close(write_fd)
         try:
             raw = collect(self.limits, proc.stdin, proc.stdout, proc.stderr, read_fd, payload,
                           stop=lambda: _kill_group(proc))
@@ -191,9 +210,7 @@ class Sandbox:
         finally:
             _kill_group(proc)
             os.close(read_fd)
-            if uid is not None:
-                _kill_uid(uid)
-                _uids.give(uid)
+            release_uid(uid)
         raw.duration_ms = (time.perf_counter() - started) * 1000
         return raw
 

@@ -16,7 +16,15 @@ import subprocess
 import threading
 import time
 
-from tools.runner.sandbox import RawRun, Sandbox, SandboxUnavailable, _kill_group, _kill_uid, _uids, collect
+from tools.runner.sandbox import (
+    RawRun,
+    Sandbox,
+    SandboxUnavailable,
+    _kill_group,
+    collect,
+    release_uid,
+    take_uid,
+)
 
 START_TIMEOUT = 10.0
 DONE_TIMEOUT = 3.0
@@ -30,19 +38,13 @@ class _Worker:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
         self.jobs = 0
-        self.uid = _uids.take() if os.geteuid() == 0 else None
-        host, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.control = host
-        as_job = {"user": self.uid, "group": self.uid, "extra_groups": []} if self.uid is not None else {}
+        self.uid = take_uid()
+        self.control, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            self.proc = subprocess.Popen(
-                sandbox._argv(inside.fileno(), program="zygote.py"), stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(inside.fileno(),), env={},
-                cwd="/", start_new_session=True, **as_job,
-            )
-        except OSError as err:
+            self.proc = sandbox.launch("zygote.py", self.uid, inside.fileno(), subprocess.DEVNULL)
+        except SandboxUnavailable:
             self._release()
-            raise SandboxUnavailable(f"could not start a warm sandbox: {err.strerror}") from None
+            raise
         finally:
             inside.close()
         if self._line(START_TIMEOUT) != b"ready":
@@ -103,10 +105,8 @@ class _Worker:
 
     def _release(self) -> None:
         self.control.close()
-        if self.uid is not None:
-            _kill_uid(self.uid)
-            _uids.give(self.uid)
-            self.uid = None
+        release_uid(self.uid)
+        self.uid = None
 
 
 class WarmPool:
@@ -114,7 +114,6 @@ class WarmPool:
 
     def __init__(self, sandbox: Sandbox, size: int = 2, recycle_after: int = 200) -> None:
         self.sandbox = sandbox
-        self.size = size
         self.recycle_after = recycle_after
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._slots = threading.Semaphore(size)
