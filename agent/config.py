@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tools.runner.limits import SandboxLimits
+
 
 class Price(BaseModel):
     """US dollars per million tokens."""
@@ -100,9 +102,13 @@ class Settings(BaseSettings):
     """A code-runner MCP server over streamable HTTP (e.g. http://runners:8766/mcp); default in-process."""
     runner_warm: int = Field(default=0, ge=0, le=16)
     """Warm sandboxes the in-process code runner keeps (COACH_RUNNER_WARM); 0 starts one per job."""
+    runner_limits: SandboxLimits = Field(default_factory=SandboxLimits)
+    """CPU, memory, wall time and output caps of each sandboxed job (COACH_RUNNER_LIMITS__WALL_SECONDS=...)."""
+    unsafe_runner: bool = False
+    """COACH_UNSAFE_RUNNER=1: run code unsandboxed where bubblewrap is missing (developer machines only)."""
     default_user: str = "local"
     bank_dir: Path | None = None
-    """A directory of question YAML files to use instead of the bank shipped with the coach."""
+    """A bank directory (questions/, challenges/, formats.yaml) to use instead of the bundled one."""
 
     def for_local_terminal(self) -> Settings:
         """The terminal has one local user, so the per-user message rate limit is off."""

@@ -12,6 +12,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+# The runner's own types, re-exported as part of the interview's vocabulary.
+from tools.runner.cases import CallCase as CallCase
+from tools.runner.cases import Challenge as Challenge
+from tools.runner.cases import Operation as Operation
+from tools.runner.cases import OpsCase as OpsCase
+
 QuestionKind = Literal["concept", "rapid_fire", "system_design", "behavioural", "coding"]
 Verdict = Literal["covered", "partial", "missing"]
 Difficulty = Annotated[int, Field(ge=1, le=3)]
@@ -72,62 +78,6 @@ class Question(_Frozen):
 
     def key_point(self, kp_id: str) -> KeyPoint:
         return next(kp for kp in self.key_points if kp.id == kp_id)
-
-
-# --- coding challenges -------------------------------------------------------------------------
-
-
-class CallCase(_Frozen):
-    """Call the entry point with these arguments; the result must equal `expected`."""
-
-    name: str = ""
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = Field(default_factory=dict)
-    expected: Any = None
-    raises: str | None = None
-    """Name of the exception type the call must raise instead of returning."""
-    visible: bool = False
-
-
-class Operation(_Frozen):
-    """One step of a class-design case: `method(*args)` on the instance, compared with expected."""
-
-    method: str
-    args: tuple[Any, ...] = ()
-    expected: Any = None
-
-
-class OpsCase(_Frozen):
-    """LeetCode-style design case: construct the class, then apply operations in order."""
-
-    name: str = ""
-    init_args: tuple[Any, ...] = ()
-    ops: tuple[Operation, ...] = Field(min_length=1)
-    visible: bool = False
-
-
-class Challenge(_Frozen):
-    id: Slug
-    title: str
-    topic: Slug = "coding"
-    difficulty: Difficulty = 2
-    statement: str
-    entry_point: str
-    """Function or class name the candidate defines."""
-    kind: Literal["function", "class"] = "function"
-    starter: str
-    time_budget_min: int = Field(default=15, ge=1, le=90)
-    reference_solution: str
-    naive_wrong_solution: str = ""
-    cases: tuple[CallCase | OpsCase, ...] = Field(min_length=1)
-    looks_for: tuple[str, ...] = ()
-    common_mistakes: tuple[str, ...] = ()
-    follow_ups: tuple[str, ...] = ()
-    float_tolerance: float | None = None
-
-    @property
-    def visible_cases(self) -> tuple[CallCase | OpsCase, ...]:
-        return tuple(c for c in self.cases if c.visible)
 
 
 # --- interview formats ---------------------------------------------------------------------------

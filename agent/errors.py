@@ -21,7 +21,7 @@ class AnswerRejected(CoachError):
     pass
 
 
-class NotFound(CoachError):
+class NotFound(CoachError, LookupError):
     pass
 
 

@@ -22,6 +22,7 @@ from agent.errors import AnswerRejected, CoachError
 from agent.llm.offline import OfflineLLM
 from agent.llm.port import LLM, Ask, AskRequest, GradeRequest, HintRequest, Reply
 from agent.store.budget import BudgetLedger, Scope
+from tools.runner import limits as runner_limits
 
 T = TypeVar("T")
 
@@ -51,14 +52,10 @@ def check_answer(text: str, limits: Limits) -> str:
 
 def check_code(code: str, limits: Limits) -> str:
     """Code as it will be run, or AnswerRejected saying what to do instead."""
-    if not code.strip():
-        raise AnswerRejected("There is no code to run: send the function or class you wrote.")
-    if len(code) > limits.max_code_chars:
-        raise AnswerRejected(
-            f"Your code is {len(code):,} characters; the limit is {limits.max_code_chars:,}. "
-            "Send only the solution, not data or generated files."
-        )
-    return code
+    try:
+        return runner_limits.check_code(code, limits.max_code_chars)
+    except runner_limits.CodeRejected as err:
+        raise AnswerRejected(str(err)) from None
 
 
 def cost_usd(usage: Usage, prices: dict[str, Price]) -> float:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+from agent.catalog import Catalog
 from agent.domain import InterviewFormat, Question, QuestionKind
-from tools.bank import QuestionBank
 
 SPOKEN_KINDS: tuple[QuestionKind, ...] = ("concept", "rapid_fire")
 ALL_SPOKEN: tuple[QuestionKind, ...] = ("concept", "rapid_fire", "system_design", "behavioural")
@@ -58,7 +58,7 @@ def plan_slots(fmt: InterviewFormat, topic: str | None, n: int | None = None) ->
     return slots[:n] if n is not None else slots
 
 
-def candidates(bank: QuestionBank, slot: Slot) -> list[Question]:
+def candidates(bank: Catalog, slot: Slot) -> list[Question]:
     if "question" in slot:
         return [bank.question(slot["question"])]
     kinds = slot.get("kinds") or ALL_SPOKEN

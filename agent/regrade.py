@@ -8,8 +8,8 @@ from pydantic import BaseModel
 
 from agent.domain import Grade
 from agent.llm.port import GradeRequest
-from agent.transcript import Transcript
-from tools.bank import QuestionBank
+from agent.catalog import Catalog
+from agent.records import Transcript
 
 GradeFn = Callable[[GradeRequest], Awaitable[Grade]]
 
@@ -25,14 +25,14 @@ class Regrade(BaseModel):
     """(key point, old verdict, new verdict) where they differ."""
 
 
-async def regrade(transcript: Transcript, bank: QuestionBank, grade: GradeFn) -> list[Regrade]:
+async def regrade(transcript: Transcript, catalog: Catalog, grade: GradeFn) -> list[Regrade]:
     """Every answered, graded spoken turn re-graded (code is judged by tests, so it is left as is)."""
     rows = []
     for step in transcript.steps:
         t = step.turn
         if t.grade is None or t.outcome != "answered" or t.code_runs:
             continue
-        question = bank.question(t.question_id)
+        question = catalog.question(t.question_id)
         only = (t.probed_key_point,) if t.probed_key_point else ()
         new = await grade(GradeRequest(question=question, answer=t.answer, only=only))
         before = {v.key_point: v.verdict for v in t.grade.verdicts}

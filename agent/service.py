@@ -7,7 +7,8 @@
 The service owns persistence. The graph keeps the live interview in its checkpointer; after
 every action the service copies finished turns into the store in one idempotent transaction,
 so a process killed at any point loses nothing that was graded, and the next process continues
-the same thread.
+the same thread. The checkpointer, the graph and the code runner are opened on first use, so
+reading history (`sessions`, `transcript`, `export`) never pays for them.
 """
 
 from __future__ import annotations
@@ -24,21 +25,39 @@ from langgraph.errors import GraphRecursionError
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
+from agent.catalog import BUNDLED, Catalog
+from agent.catalog.validate import validate_bank
 from agent.checkpoint import open_checkpointer
-from agent.config import Settings
-from agent.domain import Prompt, SessionReport, Turn
+from agent.code_runner import open_code_runner, sandbox_runner
+from agent.config import Limits, Settings
+from agent.domain import Challenge, InterviewFormat, Prompt, SessionReport, Turn
 from agent.errors import AnswerRejected, NotFound, SessionClosed
-from agent.graph import STUCK, CodeRunnerPort, GraphDeps, build_graph
-from agent.guardrails import CostGate, RateLimiter, check_answer, cost_usd
+from agent.graph import STUCK, Action, CodeRunnerPort, GraphDeps, InterviewState, build_graph
+from agent.guardrails import CostGate, RateLimiter, check_answer, check_code, cost_usd
 from agent.llm.factory import make_llm
-from agent.llm.port import LLM
-from agent.memory import WeakTopic, starting_difficulty, weak_topics
+from agent.llm.port import LLM, GradeRequest
+from agent.memory import starting_difficulty, weak_topics
 from agent.planner import DEFAULT_FORMAT, candidates, plan_slots
-from agent.report import build_report
+from agent.records import (
+    Backup,
+    DueReview,
+    Progress,
+    ScorePoint,
+    SessionFacts,
+    SessionSummary,
+    Transcript,
+    TranscriptStep,
+    build_report,
+    build_transcript,
+    session_score,
+)
+from agent.regrade import Regrade, regrade
 from agent.store.budget import BudgetLedger
+from agent.store.models import SessionRow
 from agent.store.repository import Store
-from tools.bank import QuestionBank, require_format
+from tools.runner import RunResult
 
+__all__ = ["Backup", "Progress", "SessionService", "SessionSummary", "Step", "Transcript", "TranscriptStep", "check_bank", "open_catalog", "Challenge", "RunResult"]
 
 log = logging.getLogger(__name__)
 
@@ -59,52 +78,51 @@ class Step(BaseModel):
     """The action repeated one already handled (same key) and was dropped; show nothing new."""
 
 
-class DueReview(BaseModel):
-    question_id: str
-    topic: str
-    due: datetime
-
-
-class ScorePoint(BaseModel):
-    at: datetime
-    topic: str
-    score: float
-
-
-class SessionSummary(BaseModel):
-    session_id: str
-    format: str
-    topics: list[str]
-    questions: int
-    status: str
-    score: float | None
-    started_at: datetime
-    ended_at: datetime | None
-
-
-class Progress(BaseModel):
+class UsageDay(BaseModel):
+    day: str
     user: str
-    weak_topics: list[WeakTopic]
-    due: list[DueReview]
-    history: list[ScorePoint]
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+
+def open_catalog(settings: Settings) -> Catalog:
+    """The question bank from settings (COACH_BANK_DIR or the bundled one), without a database."""
+    return Catalog.load(settings.bank_dir)
+
+
+def check_bank(settings: Settings, run_challenges: bool = True) -> list[str]:
+    """Every problem in the bank (COACH_BANK_DIR or the bundled one); with `run_challenges`, each
+    challenge's reference must pass and its naive wrong variant fail, in one warm sandbox."""
+    directory = settings.bank_dir or BUNDLED
+    if not run_challenges:
+        return validate_bank(directory)
+    runner = sandbox_runner(settings, warm_workers=1)
+    try:
+        return validate_bank(directory, runner)
+    finally:
+        runner.close()
+
+
+def _facts(row: SessionRow, user: str) -> SessionFacts:
+    return SessionFacts(session_id=row.id, user=user, format=row.format, topics=list(row.topics),
+                        planned_questions=row.planned_questions, engine=row.engine, status=row.status,
+                        started_at=row.started_at, ended_at=row.ended_at, score=row.score)
 
 
 class SessionService:
-    def __init__(self, settings: Settings, store: Store, bank: QuestionBank, llm: LLM, checkpointer: Any,
-                 runner: CodeRunnerPort | None = None) -> None:
+    def __init__(self, settings: Settings, store: Store, catalog: Catalog, llm: LLM,
+                 stack: AsyncExitStack, runner: CodeRunnerPort | None = None, checkpointer: Any = None) -> None:
         self.settings = settings
         self.store = store
-        self.bank = bank
+        self.catalog = catalog
         self.llm = llm
-        gate = CostGate(
-            BudgetLedger(store.engine), settings.budgets, settings.prices,
-            settings.interviewer_model, settings.grader_model, settings.max_output_tokens,
-        )
-        deps = GraphDeps(llm=llm, bank=bank, limits=settings.limits, memory_of=store.memory_of,
-                         missed_before=store.missed_before, gate=gate, budgets=settings.budgets, runner=runner)
-        self.graph = build_graph(deps).compile(
-            checkpointer=checkpointer
-        )
+        self._stack = stack
+        self._runner = runner
+        self._checkpointer = checkpointer
+        self._graph: Any = None
+        self._opening = asyncio.Lock()
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._rate = RateLimiter(settings.limits.messages_per_minute)
         self._active: dict[str, str] = {}
@@ -120,30 +138,54 @@ class SessionService:
         settings: Settings,
         offline: bool | None = None,
         llm: LLM | None = None,
-        bank: QuestionBank | None = None,
+        catalog: Catalog | None = None,
         runner: CodeRunnerPort | None = None,
     ) -> AsyncIterator[SessionService]:
-        """Wire the service from settings: store, bank, model adapter, checkpointer."""
+        """Wire the service from settings: store, catalog, model adapter (checkpointer and runner on first use)."""
         llm = llm or make_llm(settings, offline)
-        bank = bank or (QuestionBank.load(settings.bank_dir) if settings.bank_dir else QuestionBank.load())
+        catalog = catalog or Catalog.load(settings.bank_dir)
         store = Store.open(settings.db_url)
         async with AsyncExitStack() as stack:
             stack.callback(store.close)
-            checkpointer = await stack.enter_async_context(open_checkpointer(settings))
-            if runner is None:
-                from mcp_server.runner_client import McpCodeRunner  # the graph reaches the runner over MCP
+            yield cls(settings, store, catalog, llm, stack, runner)
 
-                runner = McpCodeRunner(settings.runner_url, warm_workers=settings.runner_warm)
-            yield cls(settings, store, bank, llm, checkpointer, runner)
+    @property
+    def limits(self) -> Limits:
+        return self.settings.limits
 
-    # --- the API ------------------------------------------------------------------------------
+    # --- wiring on first use ------------------------------------------------------------------
+
+    @property
+    def runner(self) -> CodeRunnerPort:
+        """The code runner (in process, or the pool at COACH_RUNNER_URL), created on first use."""
+        if self._runner is None:
+            runner = open_code_runner(self.settings, self.catalog)
+            self._stack.callback(runner.close)
+            self._runner = runner
+        return self._runner
+
+    async def _interview_graph(self) -> Any:
+        async with self._opening:
+            if self._graph is None:
+                if self._checkpointer is None:
+                    self._checkpointer = await self._stack.enter_async_context(open_checkpointer(self.settings))
+                s = self.settings
+                gate = CostGate(BudgetLedger(self.store.engine), s.budgets, s.prices, s.interviewer_model,
+                                s.grader_model, s.max_output_tokens)
+                deps = GraphDeps(llm=self.llm, catalog=self.catalog, limits=s.limits, memory_of=self.store.memory_of,
+                                 missed_before=self.store.missed_before, gate=gate, budgets=s.budgets,
+                                 runner=_LazyRunner(self))
+                self._graph = build_graph(deps).compile(checkpointer=self._checkpointer)
+        return self._graph
+
+    # --- the interview ------------------------------------------------------------------------
 
     async def start(
         self, user: str, topic: str | None = None, questions: int | None = None, fmt: str = DEFAULT_FORMAT
     ) -> Step:
-        """Start an interview in format `fmt` (see tools/bank/formats.yaml), optionally on one topic."""
+        """Start an interview in format `fmt` (see the catalog's formats.yaml), optionally on one topic."""
         limits = self.settings.limits
-        interview_format = require_format(fmt)
+        interview_format = self.catalog.format(fmt)
         prefs = self.store.preferences(user)
         if topic is None and fmt == DEFAULT_FORMAT:
             topic = prefs.get("topic")
@@ -151,15 +193,16 @@ class SessionService:
             questions = limits.questions_per_session
         if questions is not None and not 1 <= questions <= limits.max_questions_per_session:
             raise AnswerRejected(f"ask for between 1 and {limits.max_questions_per_session} questions, not {questions}")
-        topic = self.bank.require_topic(topic) if topic else None
+        topic = self.catalog.require_topic(topic) if topic else None
         plan = plan_slots(interview_format, topic, questions)
-        if not any(candidates(self.bank, slot) for slot in plan):
+        if not any(candidates(self.catalog, slot) for slot in plan):
             where = f" on {topic}" if topic else ""
             raise NotFound(f"the question bank has nothing for a {interview_format.title.lower()}{where} yet; "
                            "try another format or topic")
+        graph = await self._interview_graph()
         session_id = self.store.create_session(user, fmt, [topic] if topic else [], len(plan), self.llm.name)
         mastery = {m.topic: m.mastery for m in self.store.memory_of(user).mastery}
-        state = {
+        state: InterviewState = {
             "session_id": session_id,
             "user": user,
             "plan": plan,
@@ -169,7 +212,7 @@ class SessionService:
             "difficulty": prefs.get("difficulty") or starting_difficulty(mastery.get(topic) if topic else None),
         }
         async with self._locks[session_id]:
-            return await self._run(session_id, user, state)
+            return await self._run(graph, session_id, user, state)
 
     async def answer(self, session_id: str, user: str, text: str, key: str | None = None) -> Step:
         """Grade `text` as the answer to the waiting question. `key` makes a repeat a no-op."""
@@ -190,15 +233,99 @@ class SessionService:
     async def resume(self, session_id: str, user: str) -> Step:
         """Where an unfinished session stands: its turns so far and the question waiting."""
         self.store.session(session_id, user)
+        graph = await self._interview_graph()
         async with self._locks[session_id]:
-            snapshot = await self.graph.aget_state(self._config(session_id))
+            snapshot = await graph.aget_state(self._config(session_id))
             values = snapshot.values
             self._persist(session_id, user, values)
             return self._step(session_id, user, values, graded=[])
 
+    def latest_active(self, user: str) -> str | None:
+        return self.store.latest_active_session(user)
+
+    # --- code ---------------------------------------------------------------------------------
+
+    async def run_code(self, code: str, challenge_id: str | None = None, tests: str | None = None,
+                       entry_point: str | None = None) -> RunResult:
+        """Run code in the sandbox against a challenge's hidden cases or assert-style test code."""
+        if (challenge_id is None) == (tests is None):
+            raise AnswerRejected("pass exactly one of challenge_id and tests")
+        source = check_code(code, self.settings.limits)
+        if challenge_id is not None:
+            return await self.runner.run_challenge(source, self.catalog.challenge(challenge_id).id)
+        assert tests is not None
+        return await self.runner.run_tests(source, tests, entry_point)
+
+    def challenge(self, challenge_id: str) -> Challenge:
+        return self.catalog.challenge(challenge_id)
+
+    def challenges(self) -> dict[str, Challenge]:
+        return self.catalog.challenges
+
+    def topics(self) -> dict[str, int]:
+        return self.catalog.topics()
+
+    def formats(self) -> dict[str, InterviewFormat]:
+        return self.catalog.formats
+
+    # --- history ------------------------------------------------------------------------------
+
     async def report(self, session_id: str, user: str) -> SessionReport:
         row = self.store.session(session_id, user)
-        return build_report(row, user, self.store.turns(session_id))
+        return build_report(_facts(row, user), self.store.turns(session_id))
+
+    def transcript(self, session_id: str, user: str) -> Transcript:
+        """The session's transcript; another user's session is NotFound, as everywhere."""
+        row = self.store.session(session_id, user)
+        return build_transcript(_facts(row, user), self.store.turns(session_id), self.settings.prices)
+
+    def sessions(self, user: str, limit: int = 50) -> list[SessionSummary]:
+        """The user's sessions, newest first, with score and cost (turns loaded in one go)."""
+        rows = self.store.sessions_of(user, limit=limit)
+        turns = self.store.turns_of([r.id for r in rows])
+        summaries = []
+        for r in rows:
+            t = turns[r.id]
+            score = r.score if r.score is not None else session_score(t)
+            cost = sum(cost_usd(u, self.settings.prices) for turn in t for u in turn.usage)
+            summaries.append(SessionSummary(
+                session_id=r.id, format=r.format, topics=list(r.topics), questions=r.planned_questions,
+                status=r.status, score=score, started_at=r.started_at, ended_at=r.ended_at, cost_usd=round(cost, 6)))
+        return summaries
+
+    def export(self, user: str) -> Backup:
+        """Every session of `user` as transcripts, oldest first."""
+        rows = sorted(self.store.sessions_of(user, limit=100_000), key=lambda r: r.started_at)
+        turns = self.store.turns_of([r.id for r in rows])
+        return Backup(user=user, transcripts=[build_transcript(_facts(r, user), turns[r.id], self.settings.prices)
+                                              for r in rows])
+
+    def import_backup(self, backup: Backup) -> tuple[int, int]:
+        """(sessions restored, sessions skipped because they already exist). Memory is rebuilt too."""
+        restored = skipped = 0
+        for t in backup.transcripts:
+            created = self.store.restore_session(backup.user, t.session_id, t.format, t.topics, t.planned_questions,
+                                                 t.engine, t.status, t.started_at, t.ended_at, t.score)
+            if not created:
+                skipped += 1
+                continue
+            self.store.record_turns(t.session_id, backup.user, [s.turn for s in t.steps], price=self._price)
+            restored += 1
+        return restored, skipped
+
+    async def regrade(self, session_id: str, user: str) -> list[Regrade]:
+        """Re-grade every answered spoken turn with today's grader, old and new side by side."""
+        async def grade(request: GradeRequest):
+            return (await self.llm.grade(request)).value
+
+        return await regrade(self.transcript(session_id, user), self.catalog, grade)
+
+    def usage(self, user: str | None = None) -> list[UsageDay]:
+        """Model spend by day and user, from the cost ledger, newest day first."""
+        return [UsageDay(day=d, user=u, calls=c, input_tokens=i, output_tokens=o, cost_usd=cost)
+                for d, u, c, i, o, cost in self.store.usage_by_day(user)]
+
+    # --- the candidate ------------------------------------------------------------------------
 
     def preferences(self, user: str) -> dict:
         return self.store.preferences(user)
@@ -212,7 +339,7 @@ class SessionService:
                 raise AnswerRejected("difficulty is 1 (easy), 2 (medium) or 3 (hard)")
             changes["difficulty"] = difficulty
         if topic is not None:
-            changes["topic"] = self.bank.require_topic(topic)
+            changes["topic"] = self.catalog.require_topic(topic)
         if clear_topic:
             changes["topic"] = None
         return self.store.set_preferences(user, **changes)
@@ -228,15 +355,10 @@ class SessionService:
             history=[ScorePoint(at=at, topic=topic, score=score) for at, topic, score in self.store.score_history(user)],
         )
 
-    def sessions(self, user: str) -> list[SessionSummary]:
-        return [SessionSummary(session_id=r.id, format=r.format, topics=list(r.topics), questions=r.planned_questions,
-                               status=r.status, score=r.score, started_at=r.started_at, ended_at=r.ended_at)
-                for r in self.store.sessions_of(user)]
-
-    def latest_active(self, user: str) -> str | None:
-        return self.store.latest_active_session(user)
-
     # --- internals ----------------------------------------------------------------------------
+
+    def _price(self, usage: Any) -> float:
+        return cost_usd(usage, self.settings.prices)
 
     def _config(self, session_id: str) -> dict[str, Any]:
         return {
@@ -250,38 +372,35 @@ class SessionService:
             if row.status == "finished":
                 raise SessionClosed(f"session {session_id} has ended; start a new one with `coach interview`")
             self._active[session_id] = user
-        action = {"kind": kind, "text": text, "at": datetime.now(UTC).isoformat()}
-        if key:
-            action["key"] = key
+        action = Action(kind=kind, text=text, at=datetime.now(UTC), key=key)  # type: ignore[arg-type]
+        graph = await self._interview_graph()
         async with self._locks[session_id]:
-            return await self._run(session_id, user, Command(resume=action))
+            return await self._run(graph, session_id, user, Command(resume=action))
 
-    async def _run(self, session_id: str, user: str, graph_input: Any) -> Step:
+    async def _run(self, graph: Any, session_id: str, user: str, graph_input: Any) -> Step:
         # durability="exit": one checkpoint per action, so an action lands whole or not at all.
         try:
-            out = await self.graph.ainvoke(graph_input, self._config(session_id), version="v2", durability="exit")
+            out = await graph.ainvoke(graph_input, self._config(session_id), version="v2", durability="exit")
         except GraphRecursionError:
             # The backstop behind the supervisor's own step cap. LangGraph saved the progress
             # so far; drive the thread on to the candidate's seat and say what happened.
             log.error("session %s: LangGraph recursion limit reached", session_id)
-            out = await self.graph.ainvoke(None, self._config(session_id), version="v2", durability="exit")
+            out = await graph.ainvoke(None, self._config(session_id), version="v2", durability="exit")
             out.value["notice"] = STUCK
         values = out.value
         new = self._persist(session_id, user, values)
         return self._step(session_id, user, values, graded=[t for t in new if t.outcome != "ended"])
 
     def _persist(self, session_id: str, user: str, values: dict[str, Any]) -> list[Turn]:
-        raw = values.get("turns", [])
+        turns: list[Turn] = values.get("turns", [])
         new: list[Turn] = []
-        if len(raw) != self._stored_turns.get(session_id):
-            turns = [Turn.model_validate(t) for t in raw]
-            new = self.store.record_turns(session_id, user, turns, price=lambda u: cost_usd(u, self.settings.prices))
-            self._stored_turns[session_id] = len(raw)
+        if len(turns) != self._stored_turns.get(session_id):
+            new = self.store.record_turns(session_id, user, turns, price=self._price)
+            self._stored_turns[session_id] = len(turns)
         if values.get("phase") == "done":
             self._stored_turns.pop(session_id, None)
             self._active.pop(session_id, None)
-            report = build_report(self.store.session(session_id, user), user, self.store.turns(session_id))
-            self.store.finish_session(session_id, report.score)
+            self.store.finish_session(session_id, session_score(self.store.turns(session_id)))
         return new
 
     def _step(self, session_id: str, user: str, values: dict[str, Any], graded: list[Turn]) -> Step:
@@ -290,25 +409,28 @@ class SessionService:
         step = Step(session_id=session_id, graded=graded, notice=_notice(values), finished=done,
                     duplicate=bool(values.get("duplicate")))
         if current and not done:
-            step.prompt = Prompt(
-                seq=current["seq"],
-                question_id=current["question_id"],
-                topic=current["topic"],
-                kind=current["kind"],
-                text=current["prompt"],
-                is_follow_up=current.get("follow_up_of") is not None,
-                number=current["number"],
-                total=current["total"],
-                time_budget_s=current.get("time_budget_s"),
-                asked_at=current.get("asked_at"),
-            )
-            step.hints = list(current.get("hints", []))
+            step.prompt = current.as_prompt()
+            step.hints = list(current.hints)
         if done:
-            step.report = build_report(self.store.session(session_id, user), user, self.store.turns(session_id))
+            row = self.store.session(session_id, user)
+            step.report = build_report(_facts(row, user), self.store.turns(session_id))
         return step
+
+
+class _LazyRunner:
+    """The graph's runner port, resolved on the first coding answer (most interviews have none)."""
+
+    def __init__(self, service: SessionService) -> None:
+        self._service = service
+
+    async def run_challenge(self, code: str, challenge_id: str) -> RunResult:
+        return await self._service.runner.run_challenge(code, challenge_id)
+
+    async def run_tests(self, code: str, tests: str, entry_point: str | None = None) -> RunResult:
+        return await self._service.runner.run_tests(code, tests, entry_point)
 
 
 def _notice(values: dict[str, Any]) -> str:
     """What the candidate should be told: the latest guardrail message of each kind, then the rest."""
-    latest = {e["kind"]: e["message"] for e in values.get("events", [])}
+    latest = {e.kind: e.message for e in values.get("events", [])}
     return " ".join(filter(None, [*latest.values(), values.get("notice", "")]))

@@ -6,8 +6,8 @@ Commands live in `bots/commands/`, one module each; `bots/cli.py` imports them a
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -26,6 +26,7 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 F = TypeVar("F", bound=Callable[..., object])
+T = TypeVar("T")
 
 
 @app.callback()
@@ -55,6 +56,21 @@ def load_settings() -> Settings:
         return Settings()
     except ValueError as err:
         raise CoachError(f"invalid configuration: {err}") from None
+
+
+def with_coach(fn: Callable[[Any], Awaitable[T] | T], offline: bool | None = True, settings: Settings | None = None) -> T:
+    """Open the coach's service for one command, call `fn(service)` and close it again."""
+    import asyncio
+    import inspect
+
+    from agent.service import SessionService
+
+    async def go() -> T:
+        async with SessionService.open(settings or load_settings(), offline=offline) as coach:
+            result = fn(coach)
+            return await result if inspect.isawaitable(result) else result  # type: ignore[return-value]
+
+    return asyncio.run(go())
 
 
 def engine_choice(offline: bool, online: bool) -> bool | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from html import escape
 
-from agent.transcript import Step, Transcript
+from agent.service import Transcript, TranscriptStep
 
 MARK = {"covered": "✅", "partial": "🟡", "missing": "❌"}
 HTML_MARK = {"covered": "✓", "partial": "~", "missing": "✗"}  # plain glyphs: phones may lack emoji fonts
@@ -16,12 +16,12 @@ def _score(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0%}"
 
 
-def _label(step: Step) -> str:
+def _label(step: TranscriptStep) -> str:
     t = step.turn
     return f"Follow-up to #{t.follow_up_of}" if t.follow_up_of else f"Question #{t.seq} · {t.topic}"
 
 
-def step_lines(step: Step) -> list[str]:
+def step_lines(step: TranscriptStep) -> list[str]:
     """One step as plain text lines (the terminal replay prints these)."""
     t = step.turn
     lines = [f"{_label(step)} ({t.question_id} v{t.question_version})", f"Q: {t.prompt}"]

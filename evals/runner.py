@@ -14,11 +14,11 @@ from pydantic import BaseModel
 
 from agent.config import Settings
 from agent.grading.offline import OfflineGrader
-from agent.nodes.interviewer import leaks_answer
+from agent.graph.interviewer import leaks_answer
 from agent.service import SessionService
 from evals.golden import load_golden
 from evals.metrics import spearman
-from tools.bank import QuestionBank
+from agent.catalog import Catalog
 
 THRESHOLDS = Path(__file__).with_name("thresholds.yaml")
 
@@ -46,7 +46,7 @@ class EvalReport(BaseModel):
     failures: list[str]
 
 
-def evaluate_grader(bank: QuestionBank) -> GraderReport:
+def evaluate_grader(bank: Catalog) -> GraderReport:
     grader = OfflineGrader()
     hits, exact, expected, scores, adversarial = 0, 0, [], [], []
     by_kind: dict[str, list[int]] = {}
@@ -83,11 +83,11 @@ CANDIDATES = {
 }
 
 
-async def simulate(candidate: str, bank: QuestionBank, questions: int = 4) -> CandidateReport:
+async def simulate(candidate: str, bank: Catalog, questions: int = 4) -> CandidateReport:
     """A whole offline interview by a scripted candidate; checks what the interviewer did."""
     with tempfile.TemporaryDirectory() as home:
         settings = Settings(home=Path(home)).for_local_terminal()
-        async with SessionService.open(settings, offline=True, bank=bank) as coach:
+        async with SessionService.open(settings, offline=True, catalog=bank) as coach:
             step = await coach.start(f"sim-{candidate}", questions=questions)
             shown, turns, leaked, probed_missed = [], 0, False, True
             last_missed: set[str] = set()
@@ -126,8 +126,8 @@ async def simulate(candidate: str, bank: QuestionBank, questions: int = 4) -> Ca
     return CandidateReport(candidate=candidate, turns=len(report.turns), probes=probes, checks=checks)
 
 
-async def run_evals(bank: QuestionBank | None = None) -> EvalReport:
-    bank = bank or QuestionBank.load()
+async def run_evals(bank: Catalog | None = None) -> EvalReport:
+    bank = bank or Catalog.load()
     grader = evaluate_grader(bank)
     candidates = [await simulate(name, bank) for name in CANDIDATES]
     limits = yaml.safe_load(THRESHOLDS.read_text())

@@ -16,7 +16,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
@@ -25,10 +25,7 @@ from pydantic import BaseModel, Field
 from agent.config import Settings
 from agent.domain import SessionReport
 from agent.errors import CoachError
-from agent.service import Progress, SessionService, SessionSummary, Step
-from mcp_server.runner_tools import add_runner_tools, challenge_view
-from tools.bank import QuestionBank
-from tools.runner import CodeRunner
+from agent.service import Challenge, Progress, RunResult, SessionService, SessionSummary, Step, open_catalog
 
 INSTRUCTIONS = """Interview coach. Start a mock interview with start_interview, show the candidate
 each question exactly as returned, send their reply verbatim with answer (do not answer for
@@ -52,6 +49,24 @@ class Sessions(BaseModel):
     sessions: list[SessionSummary]
 
 
+class ChallengeView(BaseModel):
+    """What a candidate may see of a challenge: never the hidden cases or the reference."""
+
+    id: str
+    title: str
+    difficulty: int
+    statement: str
+    starter: str
+    time_budget_min: int
+    examples: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, c: Challenge) -> ChallengeView:
+        examples = [case.model_dump(exclude={"visible"}) for case in c.visible_cases]
+        return cls(id=c.id, title=c.title, difficulty=c.difficulty, statement=c.statement, starter=c.starter,
+                   time_budget_min=c.time_budget_min, examples=examples)
+
+
 async def guarded(awaitable: Awaitable[T]) -> T:
     """Turn a CoachError into a ToolError, whose message the model gets to read."""
     try:
@@ -62,6 +77,7 @@ async def guarded(awaitable: Awaitable[T]) -> T:
 
 def build_server(settings: Settings, user: str | None = None, offline: bool | None = None) -> MCPServer:
     candidate = user or settings.default_user
+    catalog = open_catalog(settings)  # parsed once per process; the service shares it
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer) -> AsyncIterator[CoachContext]:
@@ -69,15 +85,41 @@ def build_server(settings: Settings, user: str | None = None, offline: bool | No
             yield CoachContext(coach=coach, user=candidate)
 
     server = MCPServer("interview-coach", instructions=INSTRUCTIONS, lifespan=lifespan, log_level="WARNING")
-    add_runner_tools(server, CodeRunner(warm_workers=settings.runner_warm), settings.limits)
 
     def ctx_of(ctx: Context) -> CoachContext:
         return ctx.request_context.lifespan_context
 
     @server.tool()
+    async def run_code(
+        ctx: Context,
+        code: Annotated[str, Field(description="the Python source to run (the candidate's solution)")],
+        challenge_id: Annotated[str | None, Field(description="run against this challenge's hidden tests")] = None,
+        tests: Annotated[str | None, Field(description="or: assert-style test code / a check(candidate) function")] = None,
+        entry_point: Annotated[str | None, Field(description="the function check(candidate) receives")] = None,
+    ) -> RunResult:
+        """Run Python code in an isolated sandbox (no network, limited CPU, memory and time) against
+        a challenge's hidden tests or against given test code. Returns a status (passed, failed,
+        error, timeout, memory, output_limit, unavailable) and one record per test; expected values
+        are shown only for the challenge's visible examples."""
+        return await guarded(ctx_of(ctx).coach.run_code(code, challenge_id, tests, entry_point))
+
+    @server.tool()
+    async def get_challenge(ctx: Context, challenge_id: str) -> ChallengeView:
+        """A coding challenge's statement, starter code, time budget and visible examples."""
+        try:
+            return ChallengeView.of(ctx_of(ctx).coach.challenge(challenge_id))
+        except CoachError as err:
+            raise ToolError(f"{err}; list_challenges shows them") from None
+
+    @server.tool()
+    async def list_challenges(ctx: Context) -> dict[str, str]:
+        """Coding challenges by id, with their titles."""
+        return {c.id: c.title for c in ctx_of(ctx).coach.challenges().values()}
+
+    @server.tool()
     async def list_topics(ctx: Context) -> Topics:
         """List the topics the question bank covers, with how many questions each has."""
-        return Topics(topics=ctx_of(ctx).coach.bank.topics())
+        return Topics(topics=ctx_of(ctx).coach.topics())
 
     @server.tool()
     async def start_interview(
@@ -142,7 +184,7 @@ def build_server(settings: Settings, user: str | None = None, offline: bool | No
     @server.resource("coach://topics")
     def topics_resource() -> str:
         """Topics in the question bank with question counts (JSON)."""
-        return json.dumps((QuestionBank.load(settings.bank_dir) if settings.bank_dir else QuestionBank.load()).topics())
+        return json.dumps(catalog.topics())
 
     @server.resource("coach://sessions/{session_id}")
     async def transcript_resource(session_id: str, ctx: Context) -> str:
@@ -154,9 +196,12 @@ def build_server(settings: Settings, user: str | None = None, offline: bool | No
             raise ResourceNotFoundError(str(err)) from None
 
     @server.resource("coach://challenges/{challenge_id}")
-    def challenge_resource(challenge_id: str) -> str:
+    def challenge_resource(challenge_id: str, ctx: Context) -> str:
         """A coding challenge's statement, starter and visible examples (JSON)."""
-        return challenge_view(challenge_id).model_dump_json()
+        try:
+            return ChallengeView.of(ctx_of(ctx).coach.challenge(challenge_id)).model_dump_json()
+        except CoachError as err:
+            raise ResourceNotFoundError(str(err)) from None
 
     @server.prompt()
     def mock_interview(topic: str = "", format: str = "concept") -> str:

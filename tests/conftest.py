@@ -11,7 +11,7 @@ import pytest
 
 from agent.config import Settings
 from agent.service import SessionService
-from tools.bank import QuestionBank
+from agent.catalog import Catalog
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_BANK = FIXTURES / "bank"
@@ -34,8 +34,8 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def mini_bank() -> QuestionBank:
-    return QuestionBank.load(MINI_BANK)
+def mini_bank() -> Catalog:
+    return Catalog.load(MINI_BANK)
 
 
 def _postgres_database() -> Iterator[str]:
@@ -68,6 +68,6 @@ def settings(coach_home: Path, database_url: str | None) -> Settings:
 
 
 @pytest.fixture
-async def coach(settings: Settings, mini_bank: QuestionBank) -> AsyncIterator[SessionService]:
-    async with SessionService.open(settings, offline=True, bank=mini_bank) as service:
+async def coach(settings: Settings, mini_bank: Catalog) -> AsyncIterator[SessionService]:
+    async with SessionService.open(settings, offline=True, catalog=mini_bank) as service:
         yield service

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from agent.grading.offline import OfflineGrader
 from tests.test_cli import coach
-from tools.bank import QuestionBank
-from tools.bank.validate import validate_bank
+from agent.catalog import Catalog
+from agent.catalog.validate import validate_bank
 
 
 def test_bank_validate_passes_and_stats_report_the_shape() -> None:
@@ -31,7 +31,7 @@ def test_validate_names_each_problem(tmp_path: Path) -> None:
         "- id: x.two\n  topic: x\n  prompt: What is two?\n  model_answer: Two is a number.\n"
         "  key_points: [{id: a, text: a number}]\n  follow_ups: [{key_point: a, prompt: 'Say more?'}]\n"
         "- id: x.three\n  topic: x\n  prompt: Three?\n  model_answer: Three is a number.\n  key_points: []\n")
-    problems = validate_bank(tmp_path, run_challenges=False)
+    problems = validate_bank(tmp_path)
     assert any("item 1" in p and "unknown key point 'b'" in p for p in problems)
     assert any("x.two: the id is used 2 times" in p for p in problems)
     assert any("item 4" in p and "key_points" in p for p in problems)
@@ -40,7 +40,7 @@ def test_validate_names_each_problem(tmp_path: Path) -> None:
 def test_model_answers_cover_their_own_rubrics() -> None:
     grader = OfflineGrader()
     weak = []
-    for q in QuestionBank.load().questions():
+    for q in Catalog.load().questions():
         if q.kind in ("concept", "rapid_fire", "system_design"):
             grade = grader.grade(q, q.model_answer)
             missed = [v.key_point for v in grade.verdicts if v.verdict != "covered"]
@@ -53,7 +53,7 @@ def test_rubrics_follow_the_flow_interviewers_grade() -> None:
     """Design answers are graded on requirements, estimation, interface, data and scaling; stories
     on Situation, Task, Action, Result and Learning plus the trait the question screens for."""
     star = {"situation", "task", "action", "result", "learning"}
-    for q in QuestionBank.load().questions():
+    for q in Catalog.load().questions():
         ids = {kp.id for kp in q.key_points}
         if q.kind == "system_design":
             assert {"requirements", "estimation"} <= ids and ids & {"api", "data_model"}, q.id

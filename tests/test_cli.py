@@ -141,15 +141,14 @@ def test_interactive_terminal_multiline_answer_and_clean_exit() -> None:
 def test_a_coding_round_in_the_terminal_with_file_answers(tmp_path: Path) -> None:
     import yaml
 
-    from tools.bank import QuestionBank
-    from tools.runner import load_challenge
+    from agent.catalog import Catalog
 
     bank_dir = tmp_path / "bank"
     bank_dir.mkdir()
-    question = QuestionBank.load().question("coding.merge_intervals")
+    question = Catalog.load().question("coding.merge_intervals")
     (bank_dir / "coding.yaml").write_text(yaml.safe_dump([question.model_dump(mode="json")]))
     solution = tmp_path / "solution.py"
-    solution.write_text(load_challenge("merge-intervals").reference_solution)
+    solution.write_text(Catalog.load().challenge("merge-intervals").reference_solution)
     stdin = f"/file {tmp_path / 'missing.py'}\n/file {solution}\n"
     out = coach("interview", "--offline", "--format", "code", stdin=stdin, env={"COACH_BANK_DIR": str(bank_dir)})
     text = " ".join(out.stdout.split())

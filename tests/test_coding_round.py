@@ -6,18 +6,17 @@ import pytest
 
 from agent.config import Settings
 from agent.service import SessionService
-from tools.bank import QuestionBank
-from tools.runner import load_challenge
+from agent.catalog import Catalog
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_code_answers_are_judged_by_hidden_tests_and_stored(settings: Settings) -> None:
-    bank = QuestionBank.load()
-    async with SessionService.open(settings.for_local_terminal(), offline=True, bank=bank) as coach:
+    bank = Catalog.load()
+    async with SessionService.open(settings.for_local_terminal(), offline=True, catalog=bank) as coach:
         step = await coach.start("kai", fmt="code")
         question = bank.question(step.prompt.question_id)
-        challenge = load_challenge(question.challenge)
+        challenge = Catalog.load().challenge(question.challenge)
         assert challenge.statement.split()[0] in step.prompt.text and "Starter:" in step.prompt.text
         hidden = [c for c in challenge.cases if not c.visible]
         shown = [c for c in challenge.cases if c.visible]
@@ -32,7 +31,7 @@ async def test_code_answers_are_judged_by_hidden_tests_and_stored(settings: Sett
         assert step.finished
 
         again = await coach.start("kai", fmt="code")
-        solution = load_challenge(bank.question(again.prompt.question_id).challenge).reference_solution
+        solution = Catalog.load().challenge(bank.question(again.prompt.question_id).challenge).reference_solution
         again = await coach.answer(again.session_id, "kai", solution)
         assert again.graded[0].grade.score == 1.0 and again.graded[0].grade.rating == 4
         stored = coach.store.turns(again.session_id)

@@ -8,7 +8,7 @@ from pathlib import Path
 from agent.grading.offline import OfflineGrader
 from evals.golden import load_golden
 from tests.test_cli import coach
-from tools.bank import QuestionBank
+from agent.catalog import Catalog
 
 
 def test_coach_eval_meets_the_thresholds_and_writes_a_report(tmp_path: Path) -> None:
@@ -29,7 +29,7 @@ def test_the_golden_set_covers_every_quality_level() -> None:
 
 def test_a_grader_that_obeys_injections_would_fail_the_eval() -> None:
     """The eval can fail: a grader that trusts 'give full marks' is caught by the adversarial cases."""
-    bank = QuestionBank.load()
+    bank = Catalog.load()
     grader = OfflineGrader()
     naive = [c for c in load_golden() if c.kind == "injection"]
     obeyed = [4 if "full marks" in c.answer else grader.grade(bank.question(c.question_id), c.answer).rating

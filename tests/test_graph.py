@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
@@ -12,7 +12,7 @@ from agent.config import Limits
 from agent.domain import Grade, KeyPointVerdict
 from agent.graph import GraphDeps, build_graph
 from agent.llm.port import Ask, AskRequest, GradeRequest, HintRequest, Reply
-from tools.bank import QuestionBank
+from agent.catalog import Catalog
 
 pytestmark = pytest.mark.anyio
 
@@ -57,13 +57,13 @@ def action(kind: str, text: str = "") -> Command:
     return Command(resume={"kind": kind, "text": text, "at": "2026-01-01T00:00:00+00:00"})
 
 
-async def test_routing_through_a_probe_a_hint_and_the_end(mini_bank: QuestionBank) -> None:
+async def test_routing_through_a_probe_a_hint_and_the_end(mini_bank: Catalog) -> None:
     llm = ScriptedLLM([
         {"faster_reads": "covered", "slower_writes": "missing", "storage": "missing"},
         {"slower_writes": "covered"},
     ])
     limits = Limits(follow_ups_per_question=2)
-    graph = build_graph(GraphDeps(llm=llm, bank=mini_bank, limits=limits)).compile(checkpointer=InMemorySaver())
+    graph = build_graph(GraphDeps(llm=llm, catalog=mini_bank, limits=limits)).compile(checkpointer=InMemorySaver())
     start = {"session_id": "s1", "user": "u", "plan": [{"question": "sql.index"}, {"question": "caching.lru"}], "position": -1, "seq": 1, "phase": "ask"}
 
     assert await run(graph, start) == ["supervisor", "interviewer", "supervisor", "wait"]
@@ -78,18 +78,18 @@ async def test_routing_through_a_probe_a_hint_and_the_end(mini_bank: QuestionBan
     assert llm.calls == ["grade", "probe", "grade", "hint"]  # main questions come from the bank
 
     state = (await graph.aget_state({"configurable": {"thread_id": "t1"}})).values
-    assert [(t["question_id"], t["outcome"], t["probed_key_point"]) for t in state["turns"]] == [
+    assert [(t.question_id, t.outcome, t.probed_key_point) for t in state["turns"]] == [
         ("sql.index", "answered", None),
         ("sql.index", "answered", "slower_writes"),
         ("caching.lru", "ended", None),
     ]
-    assert state["turns"][2]["hints"] == ["a nudge"]
+    assert state["turns"][2].hints == ["a nudge"]
 
 
-async def test_probes_stop_at_the_follow_up_budget(mini_bank: QuestionBank) -> None:
+async def test_probes_stop_at_the_follow_up_budget(mini_bank: Catalog) -> None:
     missing = {"reuse": "missing", "memory": "missing", "speed": "missing"}
     llm = ScriptedLLM([missing, {"speed": "missing"}, {"memory": "missing"}])
-    graph = build_graph(GraphDeps(llm=llm, bank=mini_bank, limits=Limits(follow_ups_per_question=1))).compile(
+    graph = build_graph(GraphDeps(llm=llm, catalog=mini_bank, limits=Limits(follow_ups_per_question=1))).compile(
         checkpointer=InMemorySaver()
     )
     await run(graph, {"session_id": "s1", "user": "u", "plan": [{"question": "caching.kv_cache"}], "position": -1, "seq": 1, "phase": "ask"})
@@ -101,15 +101,15 @@ async def test_probes_stop_at_the_follow_up_budget(mini_bank: QuestionBank) -> N
     assert state["phase"] == "done"
 
 
-async def test_a_late_answer_is_still_graded_and_marked_late(mini_bank: QuestionBank) -> None:
+async def test_a_late_answer_is_still_graded_and_marked_late(mini_bank: Catalog) -> None:
     llm = ScriptedLLM([{"faster_reads": "covered", "slower_writes": "covered", "storage": "covered"}])
-    graph = build_graph(GraphDeps(llm=llm, bank=mini_bank, limits=Limits())).compile(checkpointer=InMemorySaver())
+    graph = build_graph(GraphDeps(llm=llm, catalog=mini_bank, limits=Limits())).compile(checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "t1"}, "recursion_limit": 40}
     await run(graph, {"session_id": "s1", "user": "u", "position": -1, "seq": 1, "phase": "ask",
                       "plan": [{"question": "sql.index", "time_budget_s": 30}]})
-    asked = (await graph.aget_state(config)).values["current"]["asked_at"]
-    late_at = (datetime.fromisoformat(asked) + timedelta(seconds=31)).isoformat()
+    asked = (await graph.aget_state(config)).values["current"].asked_at
+    late_at = (asked + timedelta(seconds=31)).isoformat()
     await run(graph, Command(resume={"kind": "answer", "text": "all of it", "at": late_at}))
     [turn] = (await graph.aget_state(config)).values["turns"]
-    assert turn["late"] and turn["time_budget_s"] == 30 and turn["grade"]["score"] == 1.0
-    assert "answered after the time budget" in turn["grade"]["notes"]
+    assert turn.late and turn.time_budget_s == 30 and turn.grade.score == 1.0
+    assert "answered after the time budget" in turn.grade.notes

@@ -17,7 +17,7 @@ from agent.service import SessionService
 from agent.store.budget import BudgetLedger, Scope
 from agent.store.repository import Store
 from tests.test_anthropic_adapter import GRADE_REPLY, RecordedAPI
-from tools.bank import QuestionBank
+from agent.catalog import Catalog
 
 pytestmark = pytest.mark.anyio
 
@@ -45,12 +45,12 @@ def test_fifty_concurrent_reservations_never_overspend(settings: Settings) -> No
     store.close()
 
 
-async def test_budget_exhausted_mid_session_degrades_to_offline(settings: Settings, mini_bank: QuestionBank) -> None:
+async def test_budget_exhausted_mid_session_degrades_to_offline(settings: Settings, mini_bank: Catalog) -> None:
     # Sonnet at 1200 in / 150 out / 1100 cache-write costs about $0.0097 a grade; the reservation
     # estimate is larger (every output token), so a $0.03 session allows about one call.
     settings = settings.model_copy(update={"budgets": Budgets(session_usd=0.03, warn_at=0.3)})
     api = RecordedAPI([GRADE_REPLY] * 6)
-    async with SessionService.open(settings, llm=api.llm(), bank=mini_bank) as coach:
+    async with SessionService.open(settings, llm=api.llm(), catalog=mini_bank) as coach:
         step = await coach.start("ann", questions=3)
         graders, notices = [], []
         while not step.finished:
@@ -67,9 +67,9 @@ async def test_budget_exhausted_mid_session_degrades_to_offline(settings: Settin
     assert len(api.requests) < 6
 
 
-async def test_budget_stop_mode_refuses_with_a_clear_message(settings: Settings, mini_bank: QuestionBank) -> None:
+async def test_budget_stop_mode_refuses_with_a_clear_message(settings: Settings, mini_bank: Catalog) -> None:
     settings = settings.model_copy(update={"budgets": Budgets(session_usd=0.0001, on_exhausted="stop")})
-    async with SessionService.open(settings, llm=RecordedAPI([GRADE_REPLY]).llm(), bank=mini_bank) as coach:
+    async with SessionService.open(settings, llm=RecordedAPI([GRADE_REPLY]).llm(), catalog=mini_bank) as coach:
         step = await coach.start("ann", questions=1, topic="sql")
         with pytest.raises(CoachError, match="model budget is used up. Continue with `--offline`"):
             await coach.answer(step.session_id, "ann", "An index avoids a full table scan.")
@@ -97,11 +97,11 @@ class LoopingLLM:
 
 
 async def test_a_looping_model_hits_the_call_cap_and_the_candidate_gets_a_message(
-    settings: Settings, mini_bank: QuestionBank
+    settings: Settings, mini_bank: Catalog
 ) -> None:
     settings = settings.model_copy(update={"limits": Limits(model_calls_per_turn=3)})
     llm = LoopingLLM()
-    async with SessionService.open(settings, llm=llm, bank=mini_bank) as coach:
+    async with SessionService.open(settings, llm=llm, catalog=mini_bank) as coach:
         step = await coach.start("ann", topic="sql", questions=1)
         step = await coach.answer(step.session_id, "ann", "It avoids a full table scan.")
     assert llm.asks == 2  # one call went to grading; two probes leaked the answer; then the cap
@@ -111,10 +111,10 @@ async def test_a_looping_model_hits_the_call_cap_and_the_candidate_gets_a_messag
 
 
 async def test_supervisor_step_cap_ends_the_turn_with_a_message_and_loses_nothing(
-    settings: Settings, mini_bank: QuestionBank
+    settings: Settings, mini_bank: Catalog
 ) -> None:
     capped = settings.model_copy(update={"limits": Limits(max_steps_per_action=1)})
-    async with SessionService.open(capped, offline=True, bank=mini_bank) as coach:
+    async with SessionService.open(capped, offline=True, catalog=mini_bank) as coach:
         step = await coach.start("ann", topic="sql", questions=1)
         stuck = await coach.answer(step.session_id, "ann", "An index avoids a full table scan.")
         assert "went round in circles" in stuck.notice and stuck.prompt is None
@@ -123,8 +123,8 @@ async def test_supervisor_step_cap_ends_the_turn_with_a_message_and_loses_nothin
         assert step.prompt.is_follow_up and not step.graded  # "go on" was not taken as an answer
 
 
-async def test_recursion_limit_backstop_ends_the_turn_with_a_message(settings: Settings, mini_bank: QuestionBank) -> None:
-    async with SessionService.open(settings, offline=True, bank=mini_bank) as coach:
+async def test_recursion_limit_backstop_ends_the_turn_with_a_message(settings: Settings, mini_bank: Catalog) -> None:
+    async with SessionService.open(settings, offline=True, catalog=mini_bank) as coach:
         step = await coach.start("ann", topic="sql", questions=1)
         coach.settings = settings.model_copy(update={"limits": Limits(recursion_limit=2)})
         stuck = await coach.answer(step.session_id, "ann", "An index avoids a full table scan.")
@@ -148,7 +148,7 @@ async def test_rate_limit_per_user() -> None:
     limiter.check("ann")
 
 
-async def test_request_size_per_turn_stays_flat_over_thirty_turns(settings: Settings, mini_bank: QuestionBank) -> None:
+async def test_request_size_per_turn_stays_flat_over_thirty_turns(settings: Settings, mini_bank: Catalog) -> None:
     probe = {"text": "What about writes?", "probed_key_point": "slower_writes"}
     replies = [GRADE_REPLY, probe, {"verdicts": [{"key_point": "slower_writes", "verdict": "covered"}]}] * 12
     api = RecordedAPI(replies)
@@ -156,8 +156,8 @@ async def test_request_size_per_turn_stays_flat_over_thirty_turns(settings: Sett
         "budgets": Budgets(session_usd=100, user_daily_usd=100, global_daily_usd=100),
         "limits": Limits(max_questions_per_session=30),
     })
-    big = QuestionBank([mini_bank.question("sql.index").model_copy(update={"id": f"sql.index{i}"}) for i in range(30)])
-    async with SessionService.open(settings, llm=api.llm(), bank=big) as coach:
+    big = Catalog([mini_bank.question("sql.index").model_copy(update={"id": f"sql.index{i}"}) for i in range(30)])
+    async with SessionService.open(settings, llm=api.llm(), catalog=big) as coach:
         step = await coach.start("ann", questions=10)
         while not step.finished:
             step = await coach.answer(step.session_id, "ann", "Lookups avoid a full scan. " * 3)

@@ -82,12 +82,12 @@ async def test_stdio_server_as_claude_desktop_launches_it(coach_home: Path) -> N
 
 
 async def test_code_progress_sessions_resources_and_prompt(server) -> None:
-    from tools.runner import load_challenge
+    from agent.catalog import Catalog
 
     async with Client(server, raise_exceptions=True) as client:
         challenge = (await client.call_tool("get_challenge", {"challenge_id": "merge-intervals"})).structured_content
         assert challenge["examples"] and "reference_solution" not in challenge and "cases" not in challenge
-        ref = load_challenge("merge-intervals").reference_solution
+        ref = Catalog.load().challenge("merge-intervals").reference_solution
         run = (await client.call_tool("run_code", {"code": ref, "challenge_id": "merge-intervals"})).structured_content
         assert run["status"] == "passed"
         tests = "def check(candidate):\n    assert candidate([[1, 2]]) == [[1, 2]]\n"

@@ -12,7 +12,7 @@ from agent.memory import (
     Memory, TopicMastery, choose_question, due_at, next_mastery, review, target_difficulty, weak_topics,
 )
 from agent.service import SessionService
-from tools.bank import QuestionBank
+from agent.catalog import Catalog
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -54,7 +54,7 @@ def test_weak_topics_rank_by_weakness_and_evidence_with_reasons() -> None:
     assert "2 reviews due" in ranked[1].reason
 
 
-def test_selection_due_then_weak_then_new_without_repeats(mini_bank: QuestionBank) -> None:
+def test_selection_due_then_weak_then_new_without_repeats(mini_bank: Catalog) -> None:
     qs = mini_bank.questions()
     memory = Memory(
         due=("caching.kv_cache",),
@@ -69,7 +69,7 @@ def test_selection_due_then_weak_then_new_without_repeats(mini_bank: QuestionBan
     assert choose_question(qs, memory, asked=[q.id for q in qs], difficulty=2, salt="s") is None
 
 
-def test_difficulty_steps_with_the_answers(mini_bank: QuestionBank) -> None:
+def test_difficulty_steps_with_the_answers(mini_bank: Catalog) -> None:
     assert [target_difficulty(2, s) for s in (None, 0.9, 0.2, 0.6)] == [2, 3, 1, 2]
     assert target_difficulty(3, 1.0) == 3 and target_difficulty(1, 0.0) == 1
     caching = mini_bank.questions(topic="caching")  # lru is difficulty 1, kv_cache 2
@@ -81,15 +81,15 @@ def test_difficulty_steps_with_the_answers(mini_bank: QuestionBank) -> None:
 
 @pytest.mark.anyio
 async def test_a_missed_question_comes_back_first_next_session_and_memory_is_per_user(
-    settings: Settings, mini_bank: QuestionBank
+    settings: Settings, mini_bank: Catalog
 ) -> None:
-    async with SessionService.open(settings, offline=True, bank=mini_bank) as coach:
+    async with SessionService.open(settings, offline=True, catalog=mini_bank) as coach:
         step = await coach.start("ann", topic="caching", questions=1)
         missed = step.prompt.question_id
         step = await coach.skip(step.session_id, "ann")
         assert step.finished
     # a new process: memory comes from the database
-    async with SessionService.open(settings, offline=True, bank=mini_bank) as coach:
+    async with SessionService.open(settings, offline=True, catalog=mini_bank) as coach:
         progress = coach.progress("ann")
         assert [d.question_id for d in progress.due] == []  # due in a few minutes, not yet
         later = datetime.now(UTC) + timedelta(hours=1)
@@ -100,10 +100,10 @@ async def test_a_missed_question_comes_back_first_next_session_and_memory_is_per
 
 
 @pytest.mark.anyio
-async def test_follow_ups_aim_at_the_point_this_candidate_keeps_missing(settings: Settings, mini_bank: QuestionBank) -> None:
-    kv = QuestionBank([mini_bank.question("caching.kv_cache")])
+async def test_follow_ups_aim_at_the_point_this_candidate_keeps_missing(settings: Settings, mini_bank: Catalog) -> None:
+    kv = Catalog([mini_bank.question("caching.kv_cache")])
     neither = "It reuses keys and values of earlier tokens."
-    async with SessionService.open(settings, offline=True, bank=kv) as coach:
+    async with SessionService.open(settings, offline=True, catalog=kv) as coach:
         fresh = await coach.start("cat", questions=1)
         fresh = await coach.answer(fresh.session_id, "cat", neither)
         assert fresh.prompt.text.startswith("What does keeping that cache cost")  # heaviest point first

@@ -13,7 +13,7 @@ from agent.service import SessionService
 from bots.telegram.bot import COMMANDS, build_application, register_commands
 from bots.telegram.fake_api import FakeBotAPI
 from bots.telegram.render import LIMIT, split_message, utf16_len
-from tools.bank import QuestionBank
+from agent.catalog import Catalog
 
 pytestmark = pytest.mark.anyio
 ADA = 501
@@ -33,8 +33,8 @@ class Harness:
 
 
 @pytest.fixture
-async def bot(settings: Settings, mini_bank: QuestionBank) -> AsyncIterator[Harness]:
-    async with SessionService.open(settings, offline=True, bank=mini_bank) as coach:
+async def bot(settings: Settings, mini_bank: Catalog) -> AsyncIterator[Harness]:
+    async with SessionService.open(settings, offline=True, catalog=mini_bank) as coach:
         api = FakeBotAPI()
         app = build_application(coach, token="123:test", request=api, rate_limit=False)
         harness = Harness(app, api)
@@ -105,9 +105,8 @@ async def test_history_and_replay_send_the_transcript(bot: Harness) -> None:
 
 
 async def test_a_code_answer_as_a_py_document_is_run_against_hidden_tests(settings: Settings) -> None:
-    from tools.runner import load_challenge
 
-    async with SessionService.open(settings, offline=True, bank=QuestionBank.load()) as coach:
+    async with SessionService.open(settings, offline=True, catalog=Catalog.load()) as coach:
         api = FakeBotAPI()
         app = build_application(coach, token="123:test", request=api, rate_limit=False)
         async with app:
@@ -116,7 +115,7 @@ async def test_a_code_answer_as_a_py_document_is_run_against_hidden_tests(settin
             assert "Live coding" in question and "Starter:" in question
             session = coach.latest_active(f"tg:{ADA}")
             waiting = (await coach.resume(session, f"tg:{ADA}")).prompt.question_id
-            solution = load_challenge(coach.bank.question(waiting).challenge).reference_solution
+            solution = Catalog.load().challenge(coach.catalog.question(waiting).challenge).reference_solution
             replies = await h.text(solution)
     assert replies[0].startswith("<b>Score 100%</b>") and "passed" in replies[0]
 
@@ -175,15 +174,15 @@ async def test_two_users_interleaved_never_cross(bot: Harness) -> None:
     assert all(s.chat_id in (ADA, bob) for s in bot.api.sent if "chat_id" in s.params)
 
 
-async def test_restart_mid_interview_continues(settings: Settings, mini_bank: QuestionBank) -> None:
+async def test_restart_mid_interview_continues(settings: Settings, mini_bank: Catalog) -> None:
     api = FakeBotAPI()
-    async with SessionService.open(settings, offline=True, bank=mini_bank) as coach:
+    async with SessionService.open(settings, offline=True, catalog=mini_bank) as coach:
         app = build_application(coach, token="123:test", request=api, rate_limit=False)
         async with app:
             h = Harness(app, api)
             await h.text("/interview sql")
     # a new process: new service, new application, same database and checkpoints
-    async with SessionService.open(settings, offline=True, bank=mini_bank) as coach:
+    async with SessionService.open(settings, offline=True, catalog=mini_bank) as coach:
         app = build_application(coach, token="123:test", request=api, rate_limit=False)
         async with app:
             h = Harness(app, api)

@@ -16,12 +16,12 @@ from agent.config import Settings
 from agent.domain import Grade, KeyPointVerdict
 from agent.regrade import regrade
 from agent.service import SessionService
-from agent.transcript import SCHEMA_FILE, schema_json, transcript_for
+from agent.records import SCHEMA_FILE, schema_json
 from bots.render_transcript import render_html, render_markdown
 from tests.conftest import MINI_BANK
 from tests.test_cli import coach
 from tests.test_progress_cli import png_colours, png_size
-from tools.bank import QuestionBank
+from agent.catalog import Catalog
 
 ENV = {"COACH_BANK_DIR": str(MINI_BANK)}
 
@@ -66,12 +66,12 @@ def test_other_users_get_not_found_everywhere(coach_home: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_regrade_shows_what_a_different_grader_changes(settings: Settings, mini_bank: QuestionBank) -> None:
-    async with SessionService.open(settings, offline=True, bank=mini_bank) as svc:
+async def test_regrade_shows_what_a_different_grader_changes(settings: Settings, mini_bank: Catalog) -> None:
+    async with SessionService.open(settings, offline=True, catalog=mini_bank) as svc:
         step = await svc.start("ada", topic="sql", questions=1)
         step = await svc.answer(step.session_id, "ada", "It avoids a full table scan.")
         await svc.end(step.session_id, "ada")
-        transcript = transcript_for(svc.store, step.session_id, "ada", settings.prices)
+        transcript = svc.transcript(step.session_id, "ada")
 
     async def same(request):
         return (await svc.llm.grade(request)).value

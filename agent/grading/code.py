@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from agent.domain import CodeRun, Grade, KeyPointVerdict, Question
+from agent.domain import Challenge, CodeRun, Grade, KeyPointVerdict, Question
 from agent.grading.offline import rating_for
-from tools.runner import RunResult, load_challenge
+from tools.runner import RunResult
 
 JUDGED = ("passed", "failed")
 
 
-def grade_code(question: Question, code: str, result: RunResult) -> tuple[Grade, CodeRun]:
+def grade_code(question: Question, challenge: Challenge, code: str, result: RunResult) -> tuple[Grade, CodeRun]:
     """Score = share of tests passed (0 when the run errored, timed out or was refused)."""
     total = len(result.tests)
     passed = result.passed_count
@@ -28,14 +28,13 @@ def grade_code(question: Question, code: str, result: RunResult) -> tuple[Grade,
     hidden_failed = sum(1 for t in result.tests if not t.passed and t.expected is None)
     if hidden_failed:
         lines.append(f"{hidden_failed} hidden test(s) failed: think about edge cases.")
-    challenge = load_challenge(question.challenge) if question.challenge else None
     grade = Grade(
         score=score, rating=rating_for(score), verdicts=verdicts,
         strengths=[f"{passed} of {total} tests pass"] if passed else [],
         gaps=[] if result.status == "passed" else [result.message],
         next_step="Explain the time and space complexity of your solution." if result.status == "passed"
         else "Run the visible examples by hand, then fix the first failing case.",
-        feedback="\n".join(lines), model_answer=challenge.reference_solution if challenge else question.model_answer,
+        feedback="\n".join(lines), model_answer=challenge.reference_solution,
         grader="tests",
     )
     run = CodeRun(code=code, status=result.status, passed=passed, total=total, duration_ms=result.duration_ms,

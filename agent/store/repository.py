@@ -234,11 +234,20 @@ class Store:
             by_seq.setdefault(u.turn_seq or 0, []).append(u)
         return [_turn(r, by_seq.get(r.seq, [])) for r in rows]
 
-    def turn_count(self, session_id: str) -> int:
+    def turns_of(self, session_ids: list[str]) -> dict[str, list[Turn]]:
+        """The turns of several sessions in two queries (a session list without N+1 loads)."""
         with self._tx() as db:
-            return db.scalar(
-                select(func.count()).select_from(TurnRow).where(TurnRow.session_id == session_id)
-            ) or 0
+            rows = db.scalars(
+                select(TurnRow).where(TurnRow.session_id.in_(session_ids)).order_by(TurnRow.session_id, TurnRow.seq)
+            ).all()
+            usage = db.scalars(select(UsageRow).where(UsageRow.session_id.in_(session_ids))).all()
+        by_turn: dict[tuple[str, int], list[UsageRow]] = {}
+        for u in usage:
+            by_turn.setdefault((u.session_id, u.turn_seq or 0), []).append(u)
+        out: dict[str, list[Turn]] = {sid: [] for sid in session_ids}
+        for r in rows:
+            out[r.session_id].append(_turn(r, by_turn.get((r.session_id, r.seq), [])))
+        return out
 
     # --- usage ledger -------------------------------------------------------------------------
 
@@ -294,16 +303,6 @@ class Store:
             ).all()
         # JSON columns keep Python None as JSON null, which `is_not(None)` lets through
         return Counter(v["key_point"] for g in grades if g for v in g["verdicts"] if v["verdict"] != "covered")
-
-    def due_by_topic(self, user: str, now: datetime | None = None) -> Counter[str]:
-        uid = self.user_id(user)
-        with self._tx() as db:
-            rows = db.execute(
-                select(ReviewCardRow.topic, func.count())
-                .where(ReviewCardRow.user_id == uid, ReviewCardRow.due <= (now or utcnow()))
-                .group_by(ReviewCardRow.topic)
-            ).all()
-        return Counter({topic: n for topic, n in rows})
 
     def due_reviews(self, user: str, now: datetime | None = None) -> list[tuple[str, str, datetime]]:
         """(question id, topic, due) of every card due by `now`, most overdue first."""

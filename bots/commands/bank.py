@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bots.app import app, console, err_console, user_errors
+from bots.app import app, console, err_console, load_settings, user_errors
 
 bank_app = typer.Typer(help="Check and describe the question bank.", no_args_is_help=True)
 app.add_typer(bank_app, name="bank")
@@ -21,9 +21,9 @@ def validate(
     skip_challenges: Annotated[bool, typer.Option("--skip-challenges", help="Do not run the challenges.")] = False,
 ) -> None:
     """Schema, unique ids, follow-ups tied to key points, rubrics, and every challenge runnable."""
-    from tools.bank.validate import validate_bank
+    from agent.service import check_bank
 
-    problems = validate_bank(run_challenges=not skip_challenges)
+    problems = check_bank(load_settings(), run_challenges=not skip_challenges)
     for problem in problems:
         err_console.print(f"[red]✗[/] {problem}")
     if problems:
@@ -35,12 +35,11 @@ def validate(
 @user_errors
 def stats(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
     """Counts by topic, kind and difficulty, and the number of coding challenges."""
-    from tools.bank import QuestionBank, load_formats
-    from tools.runner import load_challenges
+    from agent.service import open_catalog
 
-    bank = QuestionBank.load()
+    bank = open_catalog(load_settings())
     questions = bank.questions()
-    challenges = load_challenges()
+    challenges = bank.challenges
     data = {
         "questions": len(questions),
         "topics": len(bank.topics()),
@@ -49,7 +48,7 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON o
         "by_difficulty": {str(k): v for k, v in sorted(Counter(q.difficulty for q in questions).items())},
         "challenges": len(challenges),
         "challenges_by_difficulty": {str(k): v for k, v in sorted(Counter(c.difficulty for c in challenges.values()).items())},
-        "formats": sorted(load_formats()),
+        "formats": sorted(bank.formats),
     }
     if as_json:
         print(json.dumps(data))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from bots.app import app, console, load_settings, user_errors
+from bots.app import app, console, load_settings, user_errors, with_coach
 
 
 @app.command()
@@ -19,17 +19,11 @@ def progress(
     chart: Annotated[Path | None, typer.Option(help="Where to write the PNG chart (default: COACH_HOME).")] = None,
 ) -> None:
     """Weak topics (with why), reviews due, and a PNG chart of scores over time per topic."""
-    from agent.service import SessionService
     from bots.charts import progress_png
 
     settings = load_settings()
     who = user or settings.default_user
-
-    async def go():
-        async with SessionService.open(settings, offline=True) as coach:
-            return coach.progress(who)
-
-    report = asyncio.run(go())
+    report = with_coach(lambda coach: coach.progress(who), settings=settings)
     if not report.history:
         console.print(f"{who} has no graded answers yet: `coach interview` starts one.")
         return
@@ -51,17 +45,12 @@ def progress(
 @user_errors
 def usage(user: Annotated[str | None, typer.Option("--user", "-u", help="Only this user.")] = None) -> None:
     """Model spend by user and day, from the cost ledger."""
-    from agent.store.repository import Store
-
-    store = Store.open(load_settings().db_url)
-    try:
-        rows = store.usage_by_day(user)
-    finally:
-        store.close()
+    rows = with_coach(lambda coach: coach.usage(user))
     if not rows:
         console.print("No model calls recorded: the offline coach costs nothing.")
         return
     table = Table("day", "user", "calls", "input tokens", "output tokens", "cost (USD)", title="Model usage")
-    for day, name, calls, tin, tout, cost in rows:
-        table.add_row(day, name, str(calls), f"{tin:,}", f"{tout:,}", f"{cost:.4f}")
+    for r in rows:
+        table.add_row(r.day, escape(r.user), str(r.calls), f"{r.input_tokens:,}", f"{r.output_tokens:,}",
+                      f"{r.cost_usd:.4f}")
     console.print(table)

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from agent.errors import CoachError
-from bots.app import app, console, user_errors
+from bots.app import app, console, user_errors, with_coach
 
 STATUS_STYLE = {"passed": "green", "failed": "red", "error": "red", "timeout": "yellow", "memory": "yellow",
                 "output_limit": "yellow", "unavailable": "magenta"}
@@ -36,18 +36,11 @@ def run_code(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Run your code in the sandbox against a challenge's hidden tests or your own tests."""
-    from agent.config import Settings
-    from agent.guardrails import check_code
-    from tools.runner import CodeRunner, load_challenge
-
     if (challenge is None) == (tests is None):
         raise CoachError("give exactly one of --challenge ID and --tests TESTFILE")
-    code = check_code(_read(file, "solution file"), Settings().limits)
-    runner = CodeRunner()
-    if challenge is not None:
-        result = runner.run_challenge(code, load_challenge(challenge))
-    else:
-        result = runner.run_tests(code, _read(tests, "test file"), entry)
+    code = _read(file, "solution file")
+    test_code = _read(tests, "test file") if tests is not None else None
+    result = with_coach(lambda coach: coach.run_code(code, challenge_id=challenge, tests=test_code, entry_point=entry))
     if as_json:
         print(json.dumps(result.model_dump(mode="json")))
     else:

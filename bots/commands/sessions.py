@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -14,39 +13,26 @@ from rich.markup import escape
 from rich.table import Table
 
 from agent.errors import CoachError
-from bots.app import app, console, load_settings, user_errors
+from bots.app import app, console, load_settings, user_errors, with_coach
 
 FORMATS = ("text", "md", "html", "json")
-
-
-def _store(settings):
-    from agent.store.repository import Store
-
-    return Store.open(settings.db_url)
 
 
 @app.command()
 @user_errors
 def sessions(user: Annotated[str | None, typer.Option("--user", "-u", help="Whose sessions.")] = None) -> None:
     """Your sessions: date, format, topics, questions, score, cost."""
-    from agent.transcript import transcript_for
-
     settings = load_settings()
     who = user or settings.default_user
-    store = _store(settings)
-    try:
-        rows = store.sessions_of(who)
-        table = Table("started (UTC)", "format", "topics", "questions", "status", "score", "cost",
-                      title=f"Sessions · {who}")
-        table.add_column("session", no_wrap=True, min_width=12)
-        for r in rows:
-            t = transcript_for(store, r.id, who, settings.prices)
-            table.add_row(f"{r.started_at:%Y-%m-%d %H:%M}", r.format, ", ".join(r.topics) or "mixed",
-                          str(sum(1 for s in t.steps if s.turn.follow_up_of is None)), r.status,
-                          "n/a" if t.score is None else f"{t.score:.0%}", f"${t.cost_usd:.4f}", r.id)
-    finally:
-        store.close()
-    console.print(table if rows else f"{who} has no sessions yet: `coach interview` starts one.")
+    rows = with_coach(lambda coach: coach.sessions(who), settings=settings)
+    table = Table("started (UTC)", "format", "topics", "questions", "status", "score", "cost",
+                  title=f"Sessions · {escape(who)}")
+    table.add_column("session", no_wrap=True, min_width=12)
+    for r in rows:
+        table.add_row(f"{r.started_at:%Y-%m-%d %H:%M}", r.format, ", ".join(r.topics) or "mixed",
+                      str(r.questions), r.status, "n/a" if r.score is None else f"{r.score:.0%}",
+                      f"${r.cost_usd:.4f}", r.session_id)
+    console.print(table if rows else f"{escape(who)} has no sessions yet: `coach interview` starts one.")
 
 
 @app.command()
@@ -61,21 +47,16 @@ def replay(
     out: Annotated[Path | None, typer.Option(help="Write the export to this file.")] = None,
 ) -> None:
     """Replay a graded session step by step, export it, or re-grade it with today's grader."""
-    from agent.transcript import transcript_for
     from bots.render_transcript import RENDERERS, header_lines, step_lines
 
     if fmt not in FORMATS:
         raise CoachError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     settings = load_settings()
     who = user or settings.default_user
-    store = _store(settings)
-    try:
-        transcript = transcript_for(store, session, who, settings.prices)
-    finally:
-        store.close()
     if regrade:
-        _show_regrade(settings, transcript, offline)
+        _show_regrade(settings, session, who, offline)
         return
+    transcript = with_coach(lambda coach: coach.transcript(session, who), settings=settings)
     if fmt != "text" or out is not None:
         rendered = RENDERERS[fmt](transcript)
         if out is not None:
@@ -93,19 +74,11 @@ def replay(
         console.print("\n".join(escape(line) for line in step_lines(s)))
 
 
-def _show_regrade(settings, transcript, offline: bool) -> None:
-    from agent.regrade import regrade
-    from agent.service import SessionService
-
-    async def go():
-        async with SessionService.open(settings, offline=True if offline else None) as coach:
-            async def grade(request):
-                return (await coach.llm.grade(request)).value
-            return await regrade(transcript, coach.bank, grade)
-
-    rows = asyncio.run(go())
+def _show_regrade(settings, session: str, user: str, offline: bool) -> None:
+    rows = with_coach(lambda coach: coach.regrade(session, user), offline=True if offline else None,
+                      settings=settings)
     table = Table("#", "question", "old", "new", "graded by (old → new)", "verdicts that changed",
-                  title=f"Re-graded session {transcript.session_id}")
+                  title=f"Re-graded session {escape(session)}")
     for r in rows:
         changes = "; ".join(f"{kp}: {a} → {b}" for kp, a, b in r.changed) or "none"
         table.add_row(str(r.seq), r.question_id, f"{r.old_score:.0%}", f"{r.new_score:.0%}",
@@ -120,14 +93,8 @@ def export_cmd(
     out: Annotated[Path | None, typer.Option(help="File to write (default: standard output).")] = None,
 ) -> None:
     """Back up every session of a user as JSON (transcripts, grades, usage)."""
-    from agent.backup import export_user
-
-    settings = load_settings()
-    store = _store(settings)
-    try:
-        data = json.dumps(export_user(store, user, settings.prices).model_dump(mode="json"), indent=1, sort_keys=True)
-    finally:
-        store.close()
+    backup = with_coach(lambda coach: coach.export(user))
+    data = json.dumps(backup.model_dump(mode="json"), indent=1, sort_keys=True)
     if out is None:
         sys.stdout.write(data + "\n")
     else:
@@ -139,7 +106,7 @@ def export_cmd(
 @user_errors
 def import_cmd(file: Annotated[Path, typer.Argument(help="A backup made by `coach export`.")]) -> None:
     """Restore a backup; sessions that already exist are skipped."""
-    from agent.backup import Backup, import_backup
+    from agent.service import Backup
 
     try:
         backup = Backup.model_validate_json(file.read_text(encoding="utf-8"))
@@ -147,10 +114,5 @@ def import_cmd(file: Annotated[Path, typer.Argument(help="A backup made by `coac
         raise CoachError(f"{file} does not exist") from None
     except ValidationError as err:
         raise CoachError(f"{file} is not a coach backup: {err.errors()[0]['msg']}") from None
-    settings = load_settings()
-    store = _store(settings)
-    try:
-        restored, skipped = import_backup(store, backup, settings.prices)
-    finally:
-        store.close()
+    restored, skipped = with_coach(lambda coach: coach.import_backup(backup))
     console.print(f"restored {restored} session(s) for {backup.user}; skipped {skipped} already present")

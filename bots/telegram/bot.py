@@ -28,7 +28,6 @@ from telegram.request import BaseRequest
 
 from agent.errors import CoachError
 from agent.service import SessionService, Step
-from agent.transcript import transcript_for
 from bots.charts import progress_png
 from bots.render_transcript import render_html
 from bots.telegram.render import grade_html, prompt_html, report_html, split_message
@@ -135,7 +134,7 @@ class CoachBot:
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Introduce the coach with topic and format buttons."""
-        topics = list(self.coach.bank.topics())
+        topics = list(self.coach.topics())
         rows = [[InlineKeyboardButton(t.replace("_", " "), callback_data=f"topic:{t}") for t in topics[i : i + 3]]
                 for i in range(0, len(topics), 3)]
         rows.append([InlineKeyboardButton(label, callback_data=f"format:{fmt}") for fmt, label in
@@ -198,7 +197,7 @@ class CoachBot:
         level = {1: "easy", 2: "medium", 3: "hard"}.get(prefs.get("difficulty"), "adaptive")
         rows = [[InlineKeyboardButton(label, callback_data=f"difficulty:{n}") for n, label in
                  ((1, "easy"), (2, "medium"), (3, "hard"))]]
-        topics = list(self.coach.bank.topics())
+        topics = list(self.coach.topics())
         rows += [[InlineKeyboardButton(t.replace("_", " "), callback_data=f"prefer:{t}") for t in topics[i : i + 3]]
                  for i in range(0, len(topics), 3)]
         rows.append([InlineKeyboardButton("any topic", callback_data="prefer:")])
@@ -230,7 +229,7 @@ class CoachBot:
         if chosen is None:
             await update.effective_chat.send_message("No such session: /history lists yours, then /replay N.")
             return
-        transcript = transcript_for(self.coach.store, chosen.session_id, user_of(update), self.coach.settings.prices)
+        transcript = self.coach.transcript(chosen.session_id, user_of(update))
         summary = [f"<b>Session {escape(transcript.session_id)}</b> · score "
                    f"{'n/a' if transcript.score is None else f'{transcript.score:.0%}'}"]
         for step in transcript.steps:
@@ -262,7 +261,7 @@ class CoachBot:
         if not (doc.file_name or "").endswith(".py"):
             await update.effective_chat.send_message("I can read .py files as code answers; for anything else, send text.")
             return
-        if (doc.file_size or 0) > self.coach.settings.limits.max_code_chars:
+        if (doc.file_size or 0) > self.coach.limits.max_code_chars:
             await update.effective_chat.send_message("That file is too large for a code answer.")
             return
         data = await (await doc.get_file()).download_as_bytearray()

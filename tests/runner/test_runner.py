@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.runner import CodeRunner, load_challenge, load_challenges
+from agent.catalog import Catalog
+from tools.runner import CodeRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,7 +21,7 @@ def runner() -> CodeRunner:
 
 
 def test_every_starter_challenge_reference_passes_and_naive_fails(runner: CodeRunner) -> None:
-    challenges = load_challenges()
+    challenges = Catalog.load().challenges
     assert len(challenges) >= 3
     for challenge in challenges.values():
         assert len([c for c in challenge.cases if not c.visible]) >= 8, challenge.id
@@ -29,7 +30,7 @@ def test_every_starter_challenge_reference_passes_and_naive_fails(runner: CodeRu
 
 
 def test_expected_values_show_only_for_visible_cases(runner: CodeRunner) -> None:
-    result = runner.run_challenge("def merge_intervals(xs):\n    return []\n", load_challenge("merge-intervals"))
+    result = runner.run_challenge("def merge_intervals(xs):\n    return []\n", Catalog.load().challenge("merge-intervals"))
     assert result.status == "failed"
     visible = [t for t in result.tests if t.name.startswith("example")]
     hidden = [t for t in result.tests if t.name.startswith("hidden")]
@@ -38,7 +39,7 @@ def test_expected_values_show_only_for_visible_cases(runner: CodeRunner) -> None
 
 
 def test_class_design_cases_report_each_return_value(runner: CodeRunner) -> None:
-    challenge = load_challenge("lru-cache")
+    challenge = Catalog.load().challenge("lru-cache")
     result = runner.run_challenge(challenge.naive_wrong_solution, challenge)
     first = result.tests[0]
     assert first.name == "evicts the least recent" and first.expected == [None, None, 1, None, -1]
@@ -55,7 +56,7 @@ def test_assert_style_tests_are_reported_one_by_one(runner: CodeRunner) -> None:
 
 
 def test_syntax_errors_and_missing_functions_are_errors(runner: CodeRunner) -> None:
-    challenge = load_challenge("merge-intervals")
+    challenge = Catalog.load().challenge("merge-intervals")
     broken = runner.run_challenge("def merge_intervals(:\n", challenge)
     assert broken.status == "error" and "SyntaxError" in broken.message
     missing = runner.run_challenge("def something_else():\n    pass\n", challenge)
@@ -84,7 +85,7 @@ def run_code_cli(*args: str) -> tuple[int, str, str]:
 
 def test_run_code_command(tmp_path: Path) -> None:
     solution = tmp_path / "sol.py"
-    solution.write_text(load_challenge("merge-intervals").reference_solution)
+    solution.write_text(Catalog.load().challenge("merge-intervals").reference_solution)
     code, out, _ = run_code_cli(str(solution), "--challenge", "merge-intervals", "--json")
     result = json.loads(out)
     assert code == 0 and result["status"] == "passed" and len(result["tests"]) == 10

@@ -91,12 +91,13 @@ async def test_the_warm_setting_reaches_the_in_process_runner(tmp_path, monkeypa
 
     sizes: list[int] = []
 
-    def spy(warm_workers: int = 0) -> CodeRunner:
+    def spy(limits=None, allow_unsafe: bool = False, warm_workers: int = 0) -> CodeRunner:
         sizes.append(warm_workers)
         return CodeRunner()
 
-    monkeypatch.setattr("mcp_server.runner_client.CodeRunner", spy)
+    monkeypatch.setattr("agent.code_runner.CodeRunner", spy)
     monkeypatch.setenv("COACH_RUNNER_WARM", "3")
-    async with SessionService.open(Settings(home=tmp_path), offline=True):
-        pass
+    async with SessionService.open(Settings(home=tmp_path), offline=True) as coach:
+        assert sizes == []  # the runner starts with the first code to run
+        assert coach.runner is coach.runner
     assert sizes == [3]

@@ -10,7 +10,7 @@ import math
 import signal
 from typing import Any
 
-from agent.domain import CallCase, Challenge, OpsCase
+from tools.runner.cases import CallCase, Challenge, OpsCase
 from tools.runner.result import RunResult, TestRecord
 from tools.runner.sandbox import RawRun
 

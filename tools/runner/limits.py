@@ -18,3 +18,19 @@ class SandboxLimits(BaseModel):
     tmpfs_mib: int = Field(default=32, ge=1, le=1024)
     """Size of the writable work directory (/tmp inside)."""
     shm_mib: int = Field(default=1, ge=1, le=256)
+
+
+class CodeRejected(ValueError):
+    """The code was not run: empty or over the size limit. The message says what to do instead."""
+
+
+def check_code(code: str, max_chars: int) -> str:
+    """Code as it will be run, or CodeRejected saying what to do instead."""
+    if not code.strip():
+        raise CodeRejected("There is no code to run: send the function or class you wrote.")
+    if len(code) > max_chars:
+        raise CodeRejected(
+            f"Your code is {len(code):,} characters; the limit is {max_chars:,}. "
+            "Send only the solution, not data or generated files."
+        )
+    return code

@@ -10,19 +10,21 @@ from typing import Any
 
 from langgraph.types import interrupt
 
+from agent.graph.state import Action, InterviewState
+
 KEEP_KEYS = 50
 """How many recent action keys a session remembers to drop duplicates."""
 
 
-def candidate_node(state: dict[str, Any]) -> dict[str, Any]:
+def candidate_node(state: InterviewState) -> dict[str, Any]:
     """Wait for an answer, a hint request, a skip or the end."""
-    action = interrupt({"current": state.get("current"), "notice": state.get("notice", "")})
-    key = action.get("key")
-    if key and key in state.get("action_keys", []):
+    current = state.get("current")
+    action = Action.model_validate(interrupt({"current": current, "notice": state.get("notice", "")}))
+    if action.key and action.key in state.get("action_keys", []):
         return {"duplicate": True}  # delivered twice (a retried webhook, a double tap): act once
-    fresh = {"notice": "", "events": [], "model_calls": 0, "steps": 0, "duplicate": False}
-    if key:
-        fresh["action_keys"] = (state.get("action_keys", []) + [key])[-KEEP_KEYS:]
-    if state.get("current") is None:
+    fresh: dict[str, Any] = {"notice": "", "events": [], "model_calls": 0, "steps": 0, "duplicate": False}
+    if action.key:
+        fresh["action_keys"] = (state.get("action_keys", []) + [action.key])[-KEEP_KEYS:]
+    if current is None:
         return {**fresh, "action": None, "phase": "ask"}  # nothing was asked: carry on
     return {**fresh, "action": action, "phase": "act"}

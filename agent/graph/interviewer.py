@@ -5,25 +5,21 @@ from __future__ import annotations
 import re
 from collections import Counter
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from agent.catalog import Catalog
+from agent.domain import CallCase, FollowUp, OpsCase, Question, Turn, Usage
+from agent.graph.deps import GraphDeps
+from agent.graph.state import InterviewState, OpenTurn
 from agent.llm.port import Ask, AskRequest, HintRequest
 from agent.memory import choose_question, target_difficulty
 from agent.planner import candidates, time_budget
-from tools.runner import load_challenge
-
-if TYPE_CHECKING:
-    from agent.graph import GraphDeps
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-def _summary(turns: list[dict[str, Any]]) -> str:
+def _summary(turns: list[Turn]) -> str:
     """A bounded recap of recent turns for the model: topics and scores, never full answers."""
-    recent = [t for t in turns if t.get("grade")][-5:]
-    return "; ".join(f"{t['question_id']} scored {t['grade']['score']:.2f}" for t in recent)
+    recent = [t for t in turns if t.grade][-5:]
+    return "; ".join(f"{t.question_id} scored {t.grade.score:.2f}" for t in recent if t.grade)
 
 
 def leaks_answer(text: str, model_answer: str, window: int = 8) -> bool:
@@ -33,39 +29,40 @@ def leaks_answer(text: str, model_answer: str, window: int = 8) -> bool:
     return any(" ".join(words[i : i + window]) in said for i in range(len(words) - window + 1))
 
 
-def _main_text(question) -> str:
+def main_text(catalog: Catalog, question: Question) -> str:
     """A coding question carries its challenge: statement, starter code and visible examples."""
     if question.kind != "coding" or not question.challenge:
         return question.prompt
-    challenge = load_challenge(question.challenge)
+    challenge = catalog.challenge(question.challenge)
     examples = "\n".join(f"  {c.name or 'example'}: {_call(challenge.entry_point, c)}" for c in challenge.visible_cases)
     return f"{question.prompt}\n\n{challenge.statement.strip()}\n\nStarter:\n{challenge.starter.rstrip()}" + (
         f"\n\nExamples:\n{examples}" if examples else "")
 
 
-def _call(entry: str, case) -> str:
-    if hasattr(case, "ops"):
+def _call(entry: str, case: CallCase | OpsCase) -> str:
+    if isinstance(case, OpsCase):
         steps = "; ".join(f"{op.method}({_args(op.args)}) -> {op.expected!r}" for op in case.ops)
         return f"{entry}({_args(case.init_args)}); {steps}"
     return f"{entry}({_args(case.args)}) -> {case.expected!r}"
 
 
-def _args(args) -> str:
+def _args(args: tuple[Any, ...]) -> str:
     return ", ".join(repr(a) for a in args)
 
 
-def _last_main_score(turns: list[dict[str, Any]]) -> float | None:
-    main = [t for t in turns if t.get("follow_up_of") is None and t.get("grade")]
-    return main[-1]["grade"]["score"] if main else None
+def _last_main_score(turns: list[Turn]) -> float | None:
+    main = [t for t in turns if t.follow_up_of is None and t.grade]
+    last = main[-1].grade if main else None
+    return last.score if last else None
 
 
 def make_interviewer(deps: GraphDeps):
     limits = deps.limits
 
-    async def interviewer(state: dict[str, Any]) -> dict[str, Any]:
+    async def interviewer(state: InterviewState) -> dict[str, Any]:
         """Decide what to say next: a hint, a probe on a missed point, or the next question."""
-        action = state.get("action") or {}
-        if action.get("kind") == "hint":
+        action = state.get("action")
+        if action and action.kind == "hint":
             return await _hint(state)
 
         turns = state.get("turns", [])
@@ -85,31 +82,28 @@ def make_interviewer(deps: GraphDeps):
             if position >= len(state["plan"]):
                 return {"phase": "done", "position": position}
             choice = choose_question(
-                candidates(deps.bank, state["plan"][position]),
+                candidates(deps.catalog, state["plan"][position]),
                 memory,
                 asked=state.get("asked", []),
                 difficulty=difficulty,
                 salt=state["session_id"],
             )
-        fresh = {**state, "probed": [], "open_points": []}
-        update = await _ask(fresh, choice.question.id, position, [])
-        update.update(
-            asked=state.get("asked", []) + [choice.question.id],
-            question_id=choice.question.id,
-            difficulty=difficulty,
-        )
-        update["current"]["chosen_because"] = choice.reason
+        fresh: InterviewState = {**state, "probed": [], "open_points": []}
+        update = await _ask(fresh, choice.question.id, position, [], chosen_because=choice.reason)
+        update.update(asked=state.get("asked", []) + [choice.question.id], question_id=choice.question.id,
+                      difficulty=difficulty)
         return update
 
-    def _open_probes(state: dict[str, Any]):
-        last = state["turns"][-1] if state.get("turns") else None
-        if not last or last["outcome"] != "answered":
+    def _open_probes(state: InterviewState) -> list[FollowUp]:
+        turns = state.get("turns", [])
+        last = turns[-1] if turns else None
+        if not last or last.outcome != "answered":
             return []
         probed = state.get("probed", [])
         allowed = state["plan"][state["position"]].get("follow_ups", limits.follow_ups_per_question)
         if len(probed) >= min(allowed, limits.follow_ups_per_question):
             return []
-        question = deps.bank.question(state["question_id"])
+        question = deps.catalog.question(state["question_id"])
         open_points = set(state.get("open_points", []))
         probes = [fu for fu in question.follow_ups if fu.key_point in open_points and fu.key_point not in probed]
         # Most useful first: points this candidate keeps missing, then the rubric's heaviest.
@@ -117,17 +111,19 @@ def make_interviewer(deps: GraphDeps):
         weight = {kp.id: kp.weight for kp in question.key_points}
         return sorted(probes, key=lambda fu: (-history[fu.key_point], -weight[fu.key_point]))
 
-    async def _ask(state: dict[str, Any], question_id: str, position: int, probes) -> dict[str, Any]:
-        question = deps.bank.question(question_id)
+    async def _ask(state: InterviewState, question_id: str, position: int, probes: list[FollowUp],
+                   chosen_because: str = "") -> dict[str, Any]:
+        question = deps.catalog.question(question_id)
         model = deps.model(state)
-        usage = []
-        if not probes:
-            # A main question is asked in the bank's words: they are interview-ready, cost nothing,
-            # and cannot leak the answer.
-            ask = Ask(text=_main_text(question))
-        # A probe that is empty or gives the answer away is asked again; the model's call cap
-        # bounds the loop, after which the offline interviewer takes the bank's probe.
-        while probes:
+        usage: list[Usage] = []
+        # A main question is asked in the bank's words: they are interview-ready, cost nothing,
+        # and cannot leak the answer.
+        ask = Ask(text=main_text(deps.catalog, question))
+        if probes:  # the bank's own probe, unless the model words a better one
+            ask = Ask(text=probes[0].prompt, probed_key_point=probes[0].key_point)
+        # A probe that is empty or gives the answer away is asked again, a bounded number of
+        # times (an offline model would give the same text forever).
+        for _attempt in range(limits.model_calls_per_turn if probes else 0):
             reply = await model.ask(AskRequest(
                 question=question,
                 probes=probes,
@@ -135,59 +131,51 @@ def make_interviewer(deps: GraphDeps):
                 context=_summary(state.get("turns", [])),
             ))
             usage += reply.usage
-            ask = reply.value
-            if ask.text.strip() and not leaks_answer(ask.text, question.model_answer):
+            if reply.value.text.strip() and not leaks_answer(reply.value.text, question.model_answer):
+                ask = reply.value
                 break
         seq = state.get("seq", 1)
-        main_seq = next(
-            (t["seq"] for t in reversed(state.get("turns", [])) if t["question_id"] == question.id and t.get("follow_up_of") is None),
-            None,
+        main_seq = next((t.seq for t in reversed(state.get("turns", []))
+                         if t.question_id == question.id and t.follow_up_of is None), None)
+        current = OpenTurn(
+            seq=seq, question_id=question.id, question_version=question.version, topic=question.topic,
+            kind=question.kind, prompt=ask.text, follow_up_of=main_seq if probes else None,
+            probed_key_point=ask.probed_key_point if probes else None, number=position + 1,
+            total=len(state["plan"]), time_budget_s=time_budget(state["plan"][position], question.kind),
+            asked_at=datetime.now(UTC), usage=usage, guardrail_events=list(model.events),
+            chosen_because=chosen_because,
         )
-        current = {
-            "seq": seq,
-            "question_id": question.id,
-            "question_version": question.version,
-            "topic": question.topic,
-            "kind": question.kind,
-            "prompt": ask.text,
-            "follow_up_of": main_seq if probes else None,
-            "probed_key_point": ask.probed_key_point if probes else None,
-            "number": position + 1,
-            "total": len(state["plan"]),
-            "time_budget_s": time_budget(state["plan"][position], question.kind),
-            "hints": [],
-            "asked_at": _now(),
-            "usage": [u.model_dump() for u in usage],
-            "guardrail_events": [e.model_dump(mode="json") for e in model.events],
-        }
         probed = state.get("probed", []) + ([ask.probed_key_point] if probes and ask.probed_key_point else [])
         return {"current": current, "position": position, "seq": seq + 1, "phase": "await", "probed": probed,
                 "open_points": state.get("open_points", []), "action": None, "model_calls": model.calls,
-                "events": state.get("events", []) + [e.model_dump(mode="json") for e in model.events]}
+                "events": [*state.get("events", []), *model.events]}
 
-    async def _hint(state: dict[str, Any]) -> dict[str, Any]:
-        current = dict(state["current"])
-        question = deps.bank.question(current["question_id"])
-        if len(current["hints"]) >= limits.hints_per_question:
+    async def _hint(state: InterviewState) -> dict[str, Any]:
+        current = state["current"]
+        assert current is not None, "a hint is routed here only with an open turn"
+        question = deps.catalog.question(current.question_id)
+        if len(current.hints) >= limits.hints_per_question:
             return {"phase": "await", "action": None, "notice": "No more hints for this question: answer it, or /skip."}
         model = deps.model(state)
-        reply = await model.hint(HintRequest(question=question, hints_given=current["hints"]))
-        current["hints"] = current["hints"] + [reply.value]
-        current["usage"] = current.get("usage", []) + [u.model_dump() for u in reply.usage]
-        current["guardrail_events"] = current.get("guardrail_events", []) + [e.model_dump(mode="json") for e in model.events]
+        reply = await model.hint(HintRequest(question=question, hints_given=current.hints))
+        current = current.model_copy(update={
+            "hints": [*current.hints, reply.value],
+            "usage": [*current.usage, *reply.usage],
+            "guardrail_events": [*current.guardrail_events, *model.events],
+        })
         return {"current": current, "phase": "await", "action": None, "model_calls": model.calls,
-                "events": state.get("events", []) + [e.model_dump(mode="json") for e in model.events]}
+                "events": [*state.get("events", []), *model.events]}
 
     return interviewer
 
 
 def make_finish(deps: GraphDeps):
-    def finish(state: dict[str, Any]) -> dict[str, Any]:
+    def finish(state: InterviewState) -> dict[str, Any]:
         """End the interview; a question left open is recorded as ended, ungraded."""
         current = state.get("current")
         update: dict[str, Any] = {"phase": "done", "current": None, "action": None}
         if current:
-            update["turns"] = [{**current, "outcome": "ended"}]
+            update["turns"] = [current.closed(outcome="ended")]
         return update
 
     return finish

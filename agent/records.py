@@ -1,0 +1,189 @@
+"""Read-models of sessions: the report, the transcript, summaries, progress and backups.
+
+Each is built from stored turns (never from the live graph), and every score comes from one
+function, `question_scores`, so the report, the transcript, the summary and the progress chart
+agree. `Transcript` is the versioned, replayable record every front-end renders;
+`TRANSCRIPT_SCHEMA_VERSION` changes whenever its shape does (`agent/transcript.schema.json`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+from statistics import mean
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from agent.config import Price
+from agent.domain import SessionReport, Turn
+from agent.grading.offline import CREDIT
+from agent.guardrails import cost_usd
+from agent.memory import WeakTopic
+
+TRANSCRIPT_SCHEMA_VERSION = 1
+SCHEMA_FILE = Path(__file__).with_name("transcript.schema.json")
+FOLLOW_UP_CREDIT = 0.5
+"""A point recalled only after a probe earns half: prompted recall is weaker evidence."""
+
+
+class SessionFacts(BaseModel):
+    """What the store knows about a session besides its turns."""
+
+    session_id: str
+    user: str
+    format: str
+    topics: list[str]
+    planned_questions: int
+    engine: str
+    status: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    score: float | None = None
+
+
+# --- the one score --------------------------------------------------------------------------
+
+
+def question_scores(turns: list[Turn]) -> dict[int, float]:
+    """Score per main question (keyed by its seq), crediting follow-ups that recovered points."""
+    scores: dict[int, float] = {}
+    credit: dict[int, dict[str, float]] = {}
+    for t in turns:
+        if t.grade is None:
+            continue
+        if t.follow_up_of is None:
+            scores[t.seq] = t.grade.score
+            credit[t.seq] = {v.key_point: CREDIT[v.verdict] for v in t.grade.verdicts}
+        elif t.follow_up_of in scores and t.probed_key_point:
+            points = credit[t.follow_up_of]
+            before = points.get(t.probed_key_point, 0.0)
+            gained = max(0.0, FOLLOW_UP_CREDIT * t.grade.score - before)
+            if points:
+                scores[t.follow_up_of] = min(1.0, scores[t.follow_up_of] + gained / len(points))
+                points[t.probed_key_point] = before + gained
+    return scores
+
+
+def session_score(turns: list[Turn]) -> float | None:
+    """Mean score over graded main questions; None before the first grade."""
+    scores = question_scores(turns)
+    return round(mean(scores.values()), 4) if scores else None
+
+
+# --- the report -----------------------------------------------------------------------------
+
+
+def build_report(facts: SessionFacts, turns: list[Turn]) -> SessionReport:
+    scores = question_scores(turns)
+    main = {t.seq: t for t in turns if t.follow_up_of is None}
+    by_topic: dict[str, list[float]] = defaultdict(list)
+    for seq, score in scores.items():
+        by_topic[main[seq].topic].append(score)
+    to_review = [
+        {"question_id": t.question_id, "prompt": t.prompt, "missed": "; ".join(t.grade.gaps),
+         "model_answer": t.grade.model_answer}
+        for t in turns if t.follow_up_of is None and t.grade and t.grade.gaps
+    ]
+    return SessionReport(
+        session_id=facts.session_id, user=facts.user,
+        status="finished" if facts.status == "finished" else "active",
+        started_at=facts.started_at, ended_at=facts.ended_at, turns=turns,
+        score=session_score(turns), by_topic={k: round(mean(v), 4) for k, v in sorted(by_topic.items())},
+        to_review=to_review,
+    )
+
+
+# --- the transcript -------------------------------------------------------------------------
+
+
+class TranscriptStep(BaseModel):
+    """One turn of the transcript with what it cost."""
+
+    turn: Turn
+    seconds_taken: float | None = None
+    cost_usd: float = 0.0
+    tokens: int = 0
+
+
+class Transcript(BaseModel):
+    schema_version: Literal[1] = TRANSCRIPT_SCHEMA_VERSION
+    session_id: str
+    user: str
+    format: str
+    topics: list[str]
+    planned_questions: int
+    engine: str
+    """Who interviewed and graded: "offline" or the model id."""
+    status: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    score: float | None = None
+    steps: list[TranscriptStep] = Field(default_factory=list)
+    cost_usd: float = 0.0
+    tokens: int = 0
+
+
+def build_transcript(facts: SessionFacts, turns: list[Turn], prices: dict[str, Price]) -> Transcript:
+    steps = []
+    for t in turns:
+        taken = (t.answered_at - t.asked_at).total_seconds() if t.answered_at else None
+        cost = sum(cost_usd(u, prices) for u in t.usage)
+        tokens = sum(u.input_tokens + u.output_tokens + u.cache_read_tokens + u.cache_write_tokens for u in t.usage)
+        steps.append(TranscriptStep(turn=t, seconds_taken=taken, cost_usd=round(cost, 6), tokens=tokens))
+    return Transcript(
+        session_id=facts.session_id, user=facts.user, format=facts.format, topics=facts.topics,
+        planned_questions=facts.planned_questions, engine=facts.engine, status=facts.status,
+        started_at=facts.started_at, ended_at=facts.ended_at,
+        score=facts.score if facts.score is not None else session_score(turns),
+        steps=steps, cost_usd=round(sum(s.cost_usd for s in steps), 6), tokens=sum(s.tokens for s in steps),
+    )
+
+
+def schema_json() -> str:
+    return json.dumps(Transcript.model_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+class Backup(BaseModel):
+    """Every session of a user as transcripts in one JSON file, restorable exactly."""
+
+    kind: Literal["interview-coach-backup"] = "interview-coach-backup"
+    schema_version: Literal[1] = TRANSCRIPT_SCHEMA_VERSION
+    user: str
+    transcripts: list[Transcript]
+
+
+# --- summaries and progress -----------------------------------------------------------------
+
+
+class SessionSummary(BaseModel):
+    session_id: str
+    format: str
+    topics: list[str]
+    questions: int
+    status: str
+    score: float | None
+    started_at: datetime
+    ended_at: datetime | None
+    cost_usd: float = 0.0
+
+
+class DueReview(BaseModel):
+    question_id: str
+    topic: str
+    due: datetime
+
+
+class ScorePoint(BaseModel):
+    at: datetime
+    topic: str
+    score: float
+
+
+class Progress(BaseModel):
+    user: str
+    weak_topics: list[WeakTopic]
+    due: list[DueReview]
+    history: list[ScorePoint]
