@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from agent.config import Budgets, Limits, Price
-from agent.domain import GuardrailEvent, GuardrailKind, Usage
+from agent.domain import Grade, GuardrailEvent, GuardrailKind, Usage
 from agent.errors import AnswerRejected, CoachError
 from agent.llm.offline import OfflineLLM
 from agent.llm.port import LLM, Ask, AskRequest, GradeRequest, HintRequest, Reply
@@ -134,7 +134,7 @@ class GuardedLLM:
         chars = len(request.question.prompt) + len(request.last_answer) + len(request.context)
         return await self._call("ask", chars, lambda m: m.ask(request))
 
-    async def grade(self, request: GradeRequest) -> Reply:
+    async def grade(self, request: GradeRequest) -> Reply[Grade]:
         chars = len(request.question.prompt) + len(request.answer) + 120 * len(request.question.key_points)
         return await self._call("grade", chars, lambda m: m.grade(request))
 

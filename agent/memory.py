@@ -35,9 +35,9 @@ _scheduler = Scheduler(enable_fuzzing=False)
 
 def review(card: dict[str, Any] | None, rating: int, at: datetime) -> dict[str, Any]:
     """The card after a review with `rating` at `at` (a new card when `card` is None)."""
-    current = Card.from_dict(card) if card else Card(card_id=1, due=at)  # card_id given: no sleep
+    current = Card.from_dict(card) if card else Card(card_id=1, due=at)  # type: ignore[arg-type]  # card_id given: no sleep
     updated, _log = _scheduler.review_card(current, Rating(rating), review_datetime=at)
-    return updated.to_dict()
+    return dict(updated.to_dict())
 
 
 def due_at(card: dict[str, Any]) -> datetime:

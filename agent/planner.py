@@ -24,7 +24,7 @@ TIME_BUDGET_S: dict[str, int] = {
 
 class Slot(TypedDict, total=False):
     topic: str | None
-    kinds: list[str]
+    kinds: list[QuestionKind]
     question: str
     """A fixed question id (a scripted interview); topic and kinds are then ignored."""
     time_budget_s: int

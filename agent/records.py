@@ -23,7 +23,7 @@ from agent.grading.offline import CREDIT
 from agent.guardrails import cost_usd
 from agent.memory import WeakTopic
 
-TRANSCRIPT_SCHEMA_VERSION = 1
+TRANSCRIPT_SCHEMA_VERSION: Literal[1] = 1
 SCHEMA_FILE = Path(__file__).with_name("transcript.schema.json")
 FOLLOW_UP_CREDIT = 0.5
 """A point recalled only after a probe earns half: prompted recall is weaker evidence."""
@@ -109,7 +109,7 @@ class TranscriptStep(BaseModel):
 
 
 class Transcript(BaseModel):
-    schema_version: Literal[1] = TRANSCRIPT_SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     session_id: str
     user: str
     format: str
@@ -150,7 +150,7 @@ class Backup(BaseModel):
     """Every session of a user as transcripts in one JSON file, restorable exactly."""
 
     kind: Literal["interview-coach-backup"] = "interview-coach-backup"
-    schema_version: Literal[1] = TRANSCRIPT_SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     user: str
     transcripts: list[Transcript]
 

@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable
 
 from pydantic import BaseModel
 
+from agent.catalog import Catalog
 from agent.domain import Grade
 from agent.llm.port import GradeRequest
-from agent.catalog import Catalog
 from agent.records import Transcript
 
 GradeFn = Callable[[GradeRequest], Awaitable[Grade]]

@@ -30,9 +30,9 @@ from agent.catalog.validate import validate_bank
 from agent.checkpoint import open_checkpointer
 from agent.code_runner import open_code_runner, sandbox_runner
 from agent.config import Limits, Settings
-from agent.domain import Challenge, InterviewFormat, Prompt, SessionReport, Turn
+from agent.domain import Challenge, Grade, InterviewFormat, Prompt, SessionReport, Turn
 from agent.errors import AnswerRejected, NotFound, SessionClosed
-from agent.graph import STUCK, Action, CodeRunnerPort, GraphDeps, InterviewState, build_graph
+from agent.graph import STUCK, Action, ActionKind, CodeRunnerPort, GraphDeps, InterviewState, build_graph
 from agent.guardrails import CostGate, RateLimiter, check_answer, check_code, cost_usd
 from agent.llm.factory import make_llm
 from agent.llm.port import LLM, GradeRequest
@@ -57,7 +57,7 @@ from agent.store.models import SessionRow
 from agent.store.repository import Store
 from tools.runner import RunResult
 
-__all__ = ["Backup", "Progress", "SessionService", "SessionSummary", "Step", "Transcript", "TranscriptStep", "check_bank", "open_catalog", "Challenge", "RunResult"]
+__all__ = ["Backup", "Challenge", "Progress", "RunResult", "SessionService", "SessionSummary", "Step", "Transcript", "TranscriptStep", "check_bank", "open_catalog"]
 
 log = logging.getLogger(__name__)
 
@@ -315,7 +315,7 @@ class SessionService:
 
     async def regrade(self, session_id: str, user: str) -> list[Regrade]:
         """Re-grade every answered spoken turn with today's grader, old and new side by side."""
-        async def grade(request: GradeRequest):
+        async def grade(request: GradeRequest) -> Grade:
             return (await self.llm.grade(request)).value
 
         return await regrade(self.transcript(session_id, user), self.catalog, grade)
@@ -327,13 +327,13 @@ class SessionService:
 
     # --- the candidate ------------------------------------------------------------------------
 
-    def preferences(self, user: str) -> dict:
+    def preferences(self, user: str) -> dict[str, Any]:
         return self.store.preferences(user)
 
     def set_preferences(self, user: str, difficulty: int | None = None, topic: str | None = None,
-                        clear_topic: bool = False) -> dict:
+                        clear_topic: bool = False) -> dict[str, Any]:
         """Starting difficulty (1-3) and a default topic for concept interviews."""
-        changes: dict = {}
+        changes: dict[str, Any] = {}
         if difficulty is not None:
             if difficulty not in (1, 2, 3):
                 raise AnswerRejected("difficulty is 1 (easy), 2 (medium) or 3 (hard)")
@@ -366,13 +366,13 @@ class SessionService:
             "recursion_limit": self.settings.limits.recursion_limit,
         }
 
-    async def _act(self, session_id: str, user: str, kind: str, text: str = "", key: str | None = None) -> Step:
+    async def _act(self, session_id: str, user: str, kind: ActionKind, text: str = "", key: str | None = None) -> Step:
         if self._active.get(session_id) != user:
             row = self.store.session(session_id, user)  # NotFound for another user's session
             if row.status == "finished":
                 raise SessionClosed(f"session {session_id} has ended; start a new one with `coach interview`")
             self._active[session_id] = user
-        action = Action(kind=kind, text=text, at=datetime.now(UTC), key=key)  # type: ignore[arg-type]
+        action = Action(kind=kind, text=text, at=datetime.now(UTC), key=key)
         graph = await self._interview_graph()
         async with self._locks[session_id]:
             return await self._run(graph, session_id, user, Command(resume=action))

@@ -56,7 +56,7 @@ def sandboxed(runner: CodeRunner, challenge: Challenge) -> float:
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def throughput(fn, jobs: int) -> float:

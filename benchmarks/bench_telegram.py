@@ -40,7 +40,7 @@ def rss_mib() -> float:
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def candidate(app, api: FakeBotAPI, chat: int, questions: int, think: tuple[float, float],
@@ -53,7 +53,7 @@ async def candidate(app, api: FakeBotAPI, chat: int, questions: int, think: tupl
         await app.process_update(Update.de_json(api.text_update(chat, text), app.bot))
         latencies.append((time.perf_counter() - t0) * 1000)
 
-    await send(f"/interview")
+    await send("/interview")
     for _ in range(questions * 3):  # main answers plus follow-ups, until the report
         if any("Interview over" in s.text for s in api.replies(chat)):
             break

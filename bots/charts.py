@@ -8,10 +8,10 @@ from collections import defaultdict
 import matplotlib
 
 matplotlib.use("Agg")  # no display: render to memory
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
 
-from agent.service import Progress  # noqa: E402
+from agent.service import Progress
 
 
 def progress_png(progress: Progress) -> bytes:

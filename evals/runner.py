@@ -12,13 +12,13 @@ from statistics import mean
 import yaml
 from pydantic import BaseModel
 
+from agent.catalog import Catalog
 from agent.config import Settings
 from agent.grading.offline import OfflineGrader
 from agent.graph.interviewer import leaks_answer
 from agent.service import SessionService
 from evals.golden import load_golden
 from evals.metrics import spearman
-from agent.catalog import Catalog
 
 THRESHOLDS = Path(__file__).with_name("thresholds.yaml")
 

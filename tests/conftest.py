@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from agent.catalog import Catalog
 from agent.config import Settings
 from agent.service import SessionService
-from agent.catalog import Catalog
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_BANK = FIXTURES / "bank"

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import anthropic
 import httpx2
 import pytest
 
+from agent.catalog import Catalog
 from agent.config import Settings
 from agent.llm.anthropic_llm import AnthropicLLM
 from agent.llm.port import GradeRequest
 from agent.service import SessionService
-from agent.catalog import Catalog
 
 pytestmark = pytest.mark.anyio
 

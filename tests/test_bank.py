@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent.grading.offline import OfflineGrader
-from tests.test_cli import coach
 from agent.catalog import Catalog
 from agent.catalog.validate import validate_bank
+from agent.grading.offline import OfflineGrader
+from tests.test_cli import coach
 
 
 def test_bank_validate_passes_and_stats_report_the_shape() -> None:

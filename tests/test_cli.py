@@ -171,5 +171,6 @@ def test_tty_reader_keeps_blank_lines_inside_a_code_fence(monkeypatch: pytest.Mo
             raise EOFError from None
 
     monkeypatch.setattr("builtins.input", fake_input)
-    answers = list(read_answers(Console(file=open(os.devnull, "w")), interactive=True))
+    with open(os.devnull, "w") as devnull:
+        answers = list(read_answers(Console(file=devnull), interactive=True))
     assert answers == ["def f():\n\n    return 1", "a plain\nanswer", "/skip"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from agent.catalog import Catalog
 from agent.config import Settings
 from agent.service import SessionService
-from agent.catalog import Catalog
 
 pytestmark = pytest.mark.anyio
 

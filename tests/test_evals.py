@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from agent.catalog import Catalog
 from agent.grading.offline import OfflineGrader
 from evals.golden import load_golden
 from tests.test_cli import coach
-from agent.catalog import Catalog
 
 
 def test_coach_eval_meets_the_thresholds_and_writes_a_report(tmp_path: Path) -> None:

@@ -8,11 +8,11 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
+from agent.catalog import Catalog
 from agent.config import Limits
 from agent.domain import Grade, KeyPointVerdict
 from agent.graph import GraphDeps, build_graph
 from agent.llm.port import Ask, AskRequest, GradeRequest, HintRequest, Reply
-from agent.catalog import Catalog
 
 pytestmark = pytest.mark.anyio
 

@@ -7,12 +7,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from agent.catalog import Catalog
 from agent.config import Settings
 from agent.memory import (
-    Memory, TopicMastery, choose_question, due_at, next_mastery, review, target_difficulty, weak_topics,
+    Memory,
+    TopicMastery,
+    choose_question,
+    due_at,
+    next_mastery,
+    review,
+    target_difficulty,
+    weak_topics,
 )
 from agent.service import SessionService
-from agent.catalog import Catalog
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

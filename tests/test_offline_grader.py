@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.grading.offline import OfflineGrader
 from agent.catalog import Catalog
+from agent.grading.offline import OfflineGrader
 
 grader = OfflineGrader()
 

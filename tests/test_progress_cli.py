@@ -25,7 +25,7 @@ def png_colours(data: bytes) -> int:
             chunks.append(data[pos + 8 : pos + 8 + length])
         pos += 12 + length
     raw = zlib.decompress(b"".join(chunks))
-    return len(set(raw[i : i + 4] for i in range(0, min(len(raw), 400_000), 4)))
+    return len({raw[i : i + 4] for i in range(0, min(len(raw), 400_000), 4)})
 
 
 def test_progress_shows_weak_topics_and_writes_a_chart(coach_home: Path, tmp_path: Path) -> None:

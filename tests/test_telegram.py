@@ -8,12 +8,12 @@ import pytest
 from telegram import Update
 from telegram.ext import Application
 
+from agent.catalog import Catalog
 from agent.config import Settings
 from agent.service import SessionService
 from bots.telegram.bot import COMMANDS, build_application, register_commands
 from bots.telegram.fake_api import FakeBotAPI
 from bots.telegram.render import LIMIT, split_message, utf16_len
-from agent.catalog import Catalog
 
 pytestmark = pytest.mark.anyio
 ADA = 501

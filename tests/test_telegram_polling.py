@@ -32,7 +32,7 @@ class BotAPIServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
                 params = _decode({k: v[0] for k, v in urllib.parse.parse_qs(body).items()})
                 method = self.path.rsplit("/", 1)[-1]
@@ -53,7 +53,7 @@ class BotAPIServer:
 
     def answer(self, method: str, params: dict):
         with self.lock:
-            return self.api._answer(method, params, {})  # noqa: SLF001
+            return self.api._answer(method, params, {})
 
     def get_updates(self, params: dict) -> list[dict]:
         offset = int(params.get("offset") or 0)

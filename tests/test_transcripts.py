@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from agent.catalog import Catalog
 from agent.config import Settings
 from agent.domain import Grade, KeyPointVerdict
+from agent.records import SCHEMA_FILE, schema_json
 from agent.regrade import regrade
 from agent.service import SessionService
-from agent.records import SCHEMA_FILE, schema_json
-from bots.render_transcript import render_html, render_markdown
 from tests.conftest import MINI_BANK
 from tests.test_cli import coach
 from tests.test_progress_cli import png_colours, png_size
-from agent.catalog import Catalog
 
 ENV = {"COACH_BANK_DIR": str(MINI_BANK)}
 

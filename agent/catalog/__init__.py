@@ -74,7 +74,7 @@ def _parse(model: type[M], path: Path) -> list[M]:
 def _unique(items: Iterable[M], what: str) -> dict[str, M]:
     by_id: dict[str, M] = {}
     for item in items:
-        key = getattr(item, "id")
+        key: str = item.id  # type: ignore[attr-defined]  # every catalog item has an id
         if key in by_id:
             raise ConfigError(f"{what} id {key!r} appears twice in the bank")
         by_id[key] = item
@@ -87,13 +87,13 @@ class Catalog:
     def __init__(self, questions: Iterable[Question], challenges: Iterable[Challenge] | None = None,
                  formats: Iterable[InterviewFormat] | None = None, source: Path | None = None) -> None:
         """Challenges and formats left out come from the bundled bank (a catalog built in code)."""
-        self._questions = _unique(questions, "question")
+        self._questions: dict[str, Question] = _unique(questions, "question")
         if challenges is None or formats is None:
             bundled = Catalog.load()
             challenges = bundled._challenges.values() if challenges is None else challenges
             formats = bundled._formats.values() if formats is None else formats
-        self._challenges = _unique(challenges, "challenge")
-        self._formats = _unique(formats, "format")
+        self._challenges: dict[str, Challenge] = _unique(challenges, "challenge")
+        self._formats: dict[str, InterviewFormat] = _unique(formats, "format")
         self.source = source
 
     @classmethod

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from agent.catalog import BUNDLED, BankLayout, read_yaml
+from agent.catalog import BUNDLED, BankLayout, M, read_yaml
 from agent.domain import Challenge, InterviewFormat, Question
 from agent.errors import ConfigError
 from tools.runner import CodeRunner
 
 
-def _read_all(model: type[BaseModel], paths: list[Path], problems: list[str]) -> list:
+def _read_all(model: type[M], paths: list[Path], problems: list[str]) -> list[M]:
     items = []
     for path in paths:
         try:

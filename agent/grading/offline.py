@@ -9,6 +9,7 @@ not earn marks.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -45,7 +46,7 @@ def rating_for(score: float) -> int:
 
 def _windows(answer: str) -> list[str]:
     parts = sentences(answer)
-    pairs = [f"{a} {b}" for a, b in zip(parts, parts[1:], strict=False)]
+    pairs = [f"{a} {b}" for a, b in itertools.pairwise(parts)]
     return parts + pairs
 
 
@@ -126,7 +127,7 @@ class OfflineGrader:
         points = [kp for kp in question.key_points if not only or kp.id in only]
         text = answer.strip()
         notes: list[str] = []
-        if not text or _DONT_KNOW.match(text) and len(tokens(text)) < 12:
+        if not text or (_DONT_KNOW.match(text) and len(tokens(text)) < 12):
             verdicts = [KeyPointVerdict(key_point=kp.id, verdict="missing") for kp in points]
             notes.append("no attempt")
             return self._grade(question, points, verdicts, 0.0, notes)

@@ -20,13 +20,13 @@ from agent.graph.code_runner import make_code_runner
 from agent.graph.deps import CodeRunnerPort, GraphDeps
 from agent.graph.grader import make_grader
 from agent.graph.interviewer import make_finish, make_interviewer
-from agent.graph.state import Action, InterviewState, OpenTurn
+from agent.graph.state import Action, ActionKind, InterviewState, OpenTurn
 from agent.graph.supervisor import NODES, STUCK, make_supervisor
 
-__all__ = ["STUCK", "Action", "CodeRunnerPort", "GraphDeps", "InterviewState", "OpenTurn", "build_graph"]
+__all__ = ["STUCK", "Action", "ActionKind", "CodeRunnerPort", "GraphDeps", "InterviewState", "OpenTurn", "build_graph"]
 
 
-def build_graph(deps: GraphDeps) -> StateGraph:
+def build_graph(deps: GraphDeps) -> StateGraph[InterviewState]:
     graph = StateGraph(InterviewState)
     graph.add_node("supervisor", make_supervisor(deps.limits, runs_code=deps.runner is not None),
                    destinations=(*NODES, END))

@@ -24,7 +24,7 @@ def candidate_node(state: InterviewState) -> dict[str, Any]:
         return {"duplicate": True}  # delivered twice (a retried webhook, a double tap): act once
     fresh: dict[str, Any] = {"notice": "", "events": [], "model_calls": 0, "steps": 0, "duplicate": False}
     if action.key:
-        fresh["action_keys"] = (state.get("action_keys", []) + [action.key])[-KEEP_KEYS:]
+        fresh["action_keys"] = ([*state.get("action_keys", []), action.key])[-KEEP_KEYS:]
     if current is None:
         return {**fresh, "action": None, "phase": "ask"}  # nothing was asked: carry on
     return {**fresh, "action": action, "phase": "act"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from agent.domain import CodeRun, Grade, Question, Usage
@@ -16,7 +17,7 @@ def is_late(turn: OpenTurn, action: Action) -> bool:
 
 
 def close_turn(state: InterviewState, question: Question, turn: OpenTurn, action: Action, grade: Grade,
-               usage: list[Usage], model: GuardedLLM, code_runs: list[CodeRun] = ()) -> dict[str, Any]:
+               usage: list[Usage], model: GuardedLLM, code_runs: Sequence[CodeRun] = ()) -> dict[str, Any]:
     """The state update that records the graded turn and hands back to the interviewer."""
     skipped = action.kind == "skip"
     answer = "" if skipped else action.text

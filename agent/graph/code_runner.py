@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent.grading.code import grade_code
 from agent.graph.closing import close_turn
-from agent.graph.deps import GraphDeps
+from agent.graph.deps import GraphDeps, Node
 from agent.graph.grader import make_grader
 from agent.graph.state import InterviewState
-from agent.grading.code import grade_code
 
 
-def make_code_runner(deps: GraphDeps):
+def make_code_runner(deps: GraphDeps) -> Node:
     read_as_text = make_grader(deps)
 
     async def code_runner(state: InterviewState) -> dict[str, Any]:
@@ -21,7 +21,8 @@ def make_code_runner(deps: GraphDeps):
         question = deps.catalog.question(turn.question_id)
         challenge = deps.catalog.challenge(question.challenge) if question.challenge else None
         if challenge is None:  # a coding question without a challenge is read as text
-            return await read_as_text(state)
+            update: dict[str, Any] = await read_as_text(state)
+            return update
         result = await deps.runner.run_challenge(action.text, challenge.id)
         grade, run = grade_code(question, challenge, action.text, result)
         return close_turn(state, question, turn, action, grade, [], deps.model(state), code_runs=[run])

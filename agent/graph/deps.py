@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from agent.catalog import Catalog
 from agent.config import Budgets, Limits
@@ -14,6 +14,12 @@ from agent.guardrails import CostGate, GuardedLLM, budget_scopes
 from agent.llm.port import LLM
 from agent.memory import Memory
 from tools.runner import RunResult
+
+
+class Node(Protocol):
+    """A graph node: reads the state, returns the update (a coroutine for the agents)."""
+
+    def __call__(self, state: InterviewState) -> Any: ...
 
 
 class CodeRunnerPort(Protocol):

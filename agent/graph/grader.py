@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from agent.graph.closing import close_turn
-from agent.graph.deps import GraphDeps
+from agent.graph.deps import GraphDeps, Node
 from agent.graph.state import InterviewState
 from agent.llm.offline import OfflineLLM
 from agent.llm.port import GradeRequest
 
 
-def make_grader(deps: GraphDeps):
+def make_grader(deps: GraphDeps) -> Node:
     async def grader(state: InterviewState) -> dict[str, Any]:
         """Grade the answer (a skip grades as an empty answer) against the probed key points."""
         turn, action = state["current"], state["action"]

@@ -9,7 +9,7 @@ from typing import Any
 
 from agent.catalog import Catalog
 from agent.domain import CallCase, FollowUp, OpsCase, Question, Turn, Usage
-from agent.graph.deps import GraphDeps
+from agent.graph.deps import GraphDeps, Node
 from agent.graph.state import InterviewState, OpenTurn
 from agent.llm.port import Ask, AskRequest, HintRequest
 from agent.memory import choose_question, target_difficulty
@@ -56,7 +56,7 @@ def _last_main_score(turns: list[Turn]) -> float | None:
     return last.score if last else None
 
 
-def make_interviewer(deps: GraphDeps):
+def make_interviewer(deps: GraphDeps) -> Node:
     limits = deps.limits
 
     async def interviewer(state: InterviewState) -> dict[str, Any]:
@@ -90,7 +90,7 @@ def make_interviewer(deps: GraphDeps):
             )
         fresh: InterviewState = {**state, "probed": [], "open_points": []}
         update = await _ask(fresh, choice.question.id, position, [], chosen_because=choice.reason)
-        update.update(asked=state.get("asked", []) + [choice.question.id], question_id=choice.question.id,
+        update.update(asked=[*state.get("asked", []), choice.question.id], question_id=choice.question.id,
                       difficulty=difficulty)
         return update
 
@@ -169,7 +169,7 @@ def make_interviewer(deps: GraphDeps):
     return interviewer
 
 
-def make_finish(deps: GraphDeps):
+def make_finish(deps: GraphDeps) -> Node:
     def finish(state: InterviewState) -> dict[str, Any]:
         """End the interview; a question left open is recorded as ended, ungraded."""
         current = state.get("current")

@@ -6,6 +6,7 @@ from langgraph.graph import END
 from langgraph.types import Command
 
 from agent.config import Limits
+from agent.graph.deps import Node
 from agent.graph.state import InterviewState
 
 ACTION_ROUTES: dict[str, str] = {"answer": "grader", "skip": "grader", "hint": "interviewer", "end": "finish"}
@@ -16,7 +17,7 @@ STUCK = ("The coach went round in circles on that step and stopped it; what was 
          "Send your answer again (or anything, if no question is shown), or /skip.")
 
 
-def make_supervisor(limits: Limits, runs_code: bool):
+def make_supervisor(limits: Limits, runs_code: bool) -> Node:
     """`runs_code`: coding answers go to the code runner (else the grader reads them as text)."""
 
     def supervisor(state: InterviewState) -> Command[str]:

@@ -70,7 +70,7 @@ class BudgetLedger:
                         updated_at=datetime.now(UTC),
                     )
                 )
-                if done.rowcount != 1:
+                if done.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult
                     db.rollback()
                     return s.key
         return None

@@ -12,15 +12,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, overload
 
 from sqlalchemy import Engine, String, create_engine, event, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from agent import memory
 from agent.domain import CodeRun, Grade, GuardrailEvent, Turn, Usage
 from agent.errors import ConfigError, NotFound
 from agent.store import migrate
-from agent import memory
 from agent.store.models import ReviewCardRow, SessionRow, TopicMasteryRow, TurnRow, UsageRow, UserRow
 
 
@@ -28,6 +29,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def _aware(value: datetime) -> datetime: ...
+@overload
+def _aware(value: datetime | None) -> datetime | None: ...
 def _aware(value: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes even for timezone-aware columns.
     if value is not None and value.tzinfo is None:
@@ -35,7 +40,7 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -110,16 +115,16 @@ class Store:
         self._user_ids[name] = found
         return found
 
-    def preferences(self, user: str) -> dict:
+    def preferences(self, user: str) -> dict[str, Any]:
         uid = self.user_id(user)
         with self._tx() as db:
-            return dict(db.get(UserRow, uid).preferences or {})
+            return dict(db.get_one(UserRow, uid).preferences or {})
 
-    def set_preferences(self, user: str, **changes) -> dict:
+    def set_preferences(self, user: str, **changes: Any) -> dict[str, Any]:
         """Merge `changes` into the user's preferences; a None value removes that preference."""
         uid = self.user_id(user)
         with self._tx() as db:
-            row = db.get(UserRow, uid)
+            row = db.get_one(UserRow, uid)
             prefs = {**(row.preferences or {}), **changes}
             row.preferences = {k: v for k, v in prefs.items() if v is not None}
             return dict(row.preferences)
@@ -181,7 +186,8 @@ class Store:
                 .where(UserRow.name == user).order_by(SessionRow.started_at.desc()).limit(limit)
             ).all()
         for row in rows:
-            row.started_at, row.ended_at = _aware(row.started_at), _aware(row.ended_at)
+            row.started_at = _aware(row.started_at)
+            row.ended_at = _aware(row.ended_at)
         return list(rows)
 
     def latest_active_session(self, user: str) -> str | None:
@@ -241,7 +247,7 @@ class Store:
                 select(TurnRow).where(TurnRow.session_id.in_(session_ids)).order_by(TurnRow.session_id, TurnRow.seq)
             ).all()
             usage = db.scalars(select(UsageRow).where(UsageRow.session_id.in_(session_ids))).all()
-        by_turn: dict[tuple[str, int], list[UsageRow]] = {}
+        by_turn: dict[tuple[str | None, int], list[UsageRow]] = {}
         for u in usage:
             by_turn.setdefault((u.session_id, u.turn_seq or 0), []).append(u)
         out: dict[str, list[Turn]] = {sid: [] for sid in session_ids}
@@ -265,7 +271,7 @@ class Store:
         if user is not None:
             query = query.where(UserRow.name == user)
         with self._tx() as db:
-            return [tuple(r) for r in db.execute(query).all()]  # type: ignore[misc]
+            return [tuple(r) for r in db.execute(query).all()]
 
     def usage(self, session_id: str) -> list[UsageRow]:
         with self._tx() as db:
@@ -313,7 +319,7 @@ class Store:
                 .where(ReviewCardRow.user_id == uid, ReviewCardRow.due <= (now or utcnow()))
                 .order_by(ReviewCardRow.due)
             ).all()
-        return [(q, t, _aware(d)) for q, t, d in rows]  # type: ignore[misc]
+        return [(q, t, _aware(d)) for q, t, d in rows]
 
     def score_history(self, user: str) -> list[tuple[datetime, str, float]]:
         """(answered at, topic, score) of every graded main answer, oldest first."""
@@ -409,9 +415,9 @@ def _turn(r: TurnRow, usage: list[UsageRow]) -> Turn:
         follow_up_of=r.follow_up_of,
         probed_key_point=r.probed_key_point,
         answer=r.answer,
-        outcome=r.outcome,  # type: ignore[arg-type]
+        outcome=r.outcome,
         hints=list(r.hints or []),
-        asked_at=_aware(r.asked_at),  # type: ignore[arg-type]
+        asked_at=_aware(r.asked_at),
         answered_at=_aware(r.answered_at),
         grade=Grade.model_validate(r.grade) if r.grade else None,
         chosen_because=r.chosen_because or "",

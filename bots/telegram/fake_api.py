@@ -11,6 +11,7 @@ and can build incoming updates (messages, documents, stickers, voice, callback q
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import time
@@ -154,9 +155,7 @@ def _decode(params: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in params.items():
         if isinstance(value, str) and value[:1] in "[{":
-            try:
+            with contextlib.suppress(ValueError):
                 value = json.loads(value)
-            except ValueError:
-                pass
         out[key] = value
     return out

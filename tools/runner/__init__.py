@@ -11,6 +11,8 @@ it its limits and the unsafe developer flag (the coach reads both from its setti
 
 from __future__ import annotations
 
+from typing import Any
+
 from tools.runner.cases import CallCase, Challenge, OpsCase
 from tools.runner.judge import challenge_job, tests_job, verdict
 from tools.runner.limits import CodeRejected, SandboxLimits, check_code
@@ -50,7 +52,10 @@ class CodeRunner:
             raw = self._run(challenge_job(code, challenge))
         except SandboxUnavailable as err:
             return self._unavailable(err)
-        names, expected, visible, raises = [], [], [], []
+        names: list[str] = []
+        expected: list[Any] = []
+        visible: list[bool] = []
+        raises: list[str | None] = []
         for n, case in enumerate(challenge.cases, 1):
             tag = "example" if case.visible else "hidden"
             names.append(case.name or f"{tag} {n}")

@@ -55,7 +55,7 @@ class Channel:
 def run_calls(ns, job, out):
     fn = ns.get(job["entry_point"])
     if not callable(fn):
-        out.emit({"kind": "load_error", "error": "no function or class named %r was defined" % job["entry_point"]})
+        out.emit({"kind": "load_error", "error": "no function or class named {!r} was defined".format(job["entry_point"])})
         return
     for i, case in enumerate(job["cases"]):
         try:
@@ -68,7 +68,7 @@ def run_calls(ns, job, out):
 def run_ops(ns, job, out):
     cls = ns.get(job["entry_point"])
     if not callable(cls):
-        out.emit({"kind": "load_error", "error": "no class named %r was defined" % job["entry_point"]})
+        out.emit({"kind": "load_error", "error": "no class named {!r} was defined".format(job["entry_point"])})
         return
     for i, case in enumerate(job["cases"]):
         values = []
@@ -88,7 +88,7 @@ def run_tests(ns, job, out):
     n = 0
     for node in tree.body:
         if isinstance(node, ast.Assert):
-            name = "assert at line %d" % node.lineno
+            name = f"assert at line {node.lineno}"
             try:
                 exec(compile(ast.Module([node], []), "tests.py", "exec"), ns)
                 out.emit({"name": name, "ok": True})
@@ -100,7 +100,7 @@ def run_tests(ns, job, out):
     tests = [(name, fn) for name, fn in ns.items() if name.startswith("test_") and callable(fn)]
     entry = ns.get("ENTRY_POINT") or job.get("entry_point")
     if callable(ns.get("check")) and entry:
-        tests.append(("check(%s)" % entry, lambda: ns["check"](ns[entry])))
+        tests.append((f"check({entry})", lambda: ns["check"](ns[entry])))
     for name, fn in tests:
         try:
             fn()

@@ -15,11 +15,11 @@ from tools.runner.result import RunResult, TestRecord
 from tools.runner.sandbox import RawRun
 
 
-def challenge_job(code: str, challenge: Challenge) -> dict:
+def challenge_job(code: str, challenge: Challenge) -> dict[str, Any]:
     if challenge.kind == "class":
-        cases = [{"init_args": list(c.init_args), "ops": [{"method": o.method, "args": list(o.args)} for o in c.ops]}
+        ops_cases: list[dict[str, Any]] = [{"init_args": list(c.init_args), "ops": [{"method": o.method, "args": list(o.args)} for o in c.ops]}
                  for c in challenge.cases if isinstance(c, OpsCase)]
-        return {"mode": "ops", "code": code, "entry_point": challenge.entry_point, "cases": cases}
+        return {"mode": "ops", "code": code, "entry_point": challenge.entry_point, "cases": ops_cases}
     cases = [{"args": list(c.args), "kwargs": dict(c.kwargs)} for c in challenge.cases if isinstance(c, CallCase)]
     return {"mode": "calls", "code": code, "entry_point": challenge.entry_point, "cases": cases}
 

@@ -11,6 +11,7 @@ the pid namespace take every process of the job down with it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -22,6 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tools.runner.limits import SandboxLimits
 
@@ -176,7 +178,7 @@ class Sandbox:
         """Start bwrap running `program` with `fd` passed in, as the job's own uid when we are
         root (set in the child before exec, no Python preexec hook), in its own session, with an
         empty environment; `streams` is subprocess.PIPE or DEVNULL for stdin, stdout and stderr."""
-        as_job = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
+        as_job: dict[str, Any] = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
         try:
             return subprocess.Popen(
                 self._argv(fd, program), stdin=streams, stdout=streams, stderr=streams,
@@ -267,7 +269,7 @@ def collect(lim: SandboxLimits, stdin, stdout, stderr, result_fd: int, payload: 
 
 
 def _parse_records(data: bytes) -> tuple[list[dict], str]:
-    records = []
+    records: list[dict] = []
     for line in data.splitlines():
         if not line.strip():
             continue
@@ -282,10 +284,8 @@ def _parse_records(data: bytes) -> tuple[list[dict], str]:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _kill_uid(uid: int, patience: float = 3.0) -> None:
@@ -293,14 +293,12 @@ def _kill_uid(uid: int, patience: float = 3.0) -> None:
     so the uid is clean before the next job gets it."""
     deadline = time.monotonic() + patience
     while True:
-        alive = [pid for pid in _pids_of(uid)]
+        alive = list(_pids_of(uid))
         if not alive or time.monotonic() > deadline:
             return
         for pid in alive:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
         time.sleep(0.01)
 
 

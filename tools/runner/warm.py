@@ -9,6 +9,7 @@ fresh one is started, and every worker is recycled after `recycle_after` jobs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import socket
@@ -78,11 +79,16 @@ class _Worker:
             raise _WorkerGone from None
         for fd in inside:
             os.close(fd)
-        stopped = []
+        stopped: list[bool] = []
+
+        def stop() -> None:
+            stopped.append(True)
+            self.close()
+
         with open(pipes[0][1], "wb", buffering=0) as stdin, open(pipes[1][0], "rb", buffering=0) as stdout, \
                 open(pipes[2][0], "rb", buffering=0) as stderr:
             raw = collect(self.sandbox.limits, stdin, stdout, stderr, pipes[3][0], payload,
-                          stop=lambda: (stopped.append(True), self.close()))
+                          stop=stop)
         os.close(pipes[3][0])
         self.jobs += 1
         healthy = not stopped
@@ -97,10 +103,8 @@ class _Worker:
 
     def close(self) -> None:
         _kill_group(self.proc)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
         self._release()
 
     def _release(self) -> None:

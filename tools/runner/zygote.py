@@ -12,6 +12,7 @@ cannot clean makes it exit, and the host starts a fresh sandbox. The worker is n
 job running as the same uid cannot read its memory or descriptors through /proc or ptrace.
 """
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -49,10 +50,8 @@ def sweep():
     while others():
         if time.monotonic() > deadline:
             return False
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(-1, signal.SIGKILL)  # every process we may signal except ourselves and init
-        except ProcessLookupError:
-            pass
         reap()
         time.sleep(0.001)
     return True
@@ -89,7 +88,7 @@ def child(fds):
     except SystemExit as stop:
         code = stop.code
         os._exit(code if isinstance(code, int) else (0 if code is None else 1))
-    except BaseException:  # noqa: BLE001 - the child must never fall back into the worker's loop
+    except BaseException:
         os._exit(1)
     os._exit(0)
 
