@@ -69,10 +69,15 @@ def test_fails_closed_without_bubblewrap() -> None:
     assert "apt-get install -y bubblewrap" in result.message and "COACH_UNSAFE_RUNNER=1" in result.message
 
 
-def test_the_unsafe_developer_flag_runs_without_a_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_unsafe_developer_flag_runs_without_a_sandbox(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from agent.config import Settings
+
     monkeypatch.setenv("COACH_UNSAFE_RUNNER", "1")
-    result = CodeRunner(bwrap="/nonexistent/bwrap").run_tests("x = 1\n", "assert x == 1\n")
+    settings = Settings(home=tmp_path)  # read once, then handed down: the runner never reads the environment
+    result = CodeRunner(bwrap="/nonexistent/bwrap", allow_unsafe=settings.unsafe_runner).run_tests("x = 1\n", "assert x == 1\n")
     assert result.status == "passed"
+    monkeypatch.delenv("COACH_UNSAFE_RUNNER")
+    assert CodeRunner(bwrap="/nonexistent/bwrap").run_tests("x = 1\n", "assert x == 1\n").status == "unavailable"
 
 
 def run_code_cli(*args: str) -> tuple[int, str, str]:
