@@ -129,6 +129,8 @@ class Grade(BaseModel):
     model_answer: str = ""
     grader: str = "offline"
     """Who graded: "offline" or the model id."""
+    prompt: str = ""
+    """The versioned instructions a model graded with (e.g. "grader-v1"); empty offline."""
     notes: list[str] = Field(default_factory=list)
 
     @property
@@ -149,7 +151,7 @@ class Usage(BaseModel):
 
 # --- the interview -------------------------------------------------------------------------------
 
-GuardrailKind = Literal["budget_warning", "budget_exhausted", "model_call_cap", "step_limit", "rate_limited"]
+GuardrailKind = Literal["budget_warning", "budget_exhausted", "model_call_cap"]
 
 
 class GuardrailEvent(BaseModel):

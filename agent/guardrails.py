@@ -9,6 +9,7 @@ answers from the offline coach instead (or stops, if configured), and records a
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import defaultdict, deque
@@ -20,10 +21,11 @@ from agent.config import Budgets, Limits, Price
 from agent.domain import Grade, GuardrailEvent, GuardrailKind, Usage
 from agent.errors import AnswerRejected, CoachError
 from agent.llm.offline import OfflineLLM
-from agent.llm.port import LLM, Ask, AskRequest, GradeRequest, HintRequest, Reply
+from agent.llm.port import LLM, Ask, AskRequest, GradeRequest, HintRequest, ModelFailed, Reply
 from agent.store.budget import BudgetLedger, Scope
 from tools.runner import limits as runner_limits
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -150,19 +152,31 @@ class GuardedLLM:
             return await call(self._offline)
         self.calls += 1
         if self.gate is None:
-            return await call(self.inner)
+            return await self._model_or_offline(purpose, call)
         estimate = self.gate.estimate(purpose, chars)
         full = self.gate.ledger.reserve(self.scopes, estimate)
         if full is not None:
             return await self._exhausted(full, call)
-        actual = 0.0
+        paid: list[Usage] = []
         try:
-            reply = await call(self.inner)
-            actual = sum(cost_usd(u, self.gate.prices) for u in reply.usage)
+            reply = await self._model_or_offline(purpose, call)
+            paid = reply.usage
             return reply
         finally:
-            self.gate.ledger.settle(self.scopes, estimate, actual)
+            self.gate.ledger.settle(self.scopes, estimate, sum(cost_usd(u, self.gate.prices) for u in paid))
             self._warn_if_near()
+
+    async def _model_or_offline(self, purpose: str, call: Callable[[LLM], Awaitable[Reply[T]]]) -> Reply[T]:
+        """The one fallback policy: a model that fails hands the step to the offline coach, and
+        what the failed calls cost stays on the reply (and so in the ledger)."""
+        try:
+            return await call(self.inner)
+        except ModelFailed as failure:
+            log.warning("%s fell back to the offline coach: %s", purpose, failure.reason)
+            reply = await call(self._offline)
+            if isinstance(reply.value, Grade):
+                reply.value.notes.append(f"graded offline: {failure.reason}")
+            return reply.model_copy(update={"usage": [*failure.usage, *reply.usage]})
 
     async def _exhausted(self, scope: str, call: Callable[[LLM], Awaitable[Reply[T]]]) -> Reply[T]:
         what = scope.split(":")[0]

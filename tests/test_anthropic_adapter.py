@@ -9,9 +9,10 @@ import httpx2
 import pytest
 
 from agent.catalog import Catalog
-from agent.config import Settings
+from agent.config import Limits, Settings
+from agent.guardrails import GuardedLLM
 from agent.llm.anthropic_llm import AnthropicLLM
-from agent.llm.port import GradeRequest
+from agent.llm.port import GradeRequest, ModelFailed
 from agent.service import SessionService
 
 pytestmark = pytest.mark.anyio
@@ -106,12 +107,22 @@ async def test_grade_request_carries_cached_rubric_and_fenced_answer(mini_bank: 
 )
 async def test_invalid_replies_retry_once_then_fall_back(mini_bank, replies, expect_grader, expect_calls) -> None:
     api = RecordedAPI(replies)
-    reply = await api.llm().grade(GradeRequest(question=mini_bank.question("sql.index"), answer=ANSWER))
+    guarded = GuardedLLM(api.llm(), None, [], 0, Limits())  # the one place that decides on a fallback
+    reply = await guarded.grade(GradeRequest(question=mini_bank.question("sql.index"), answer=ANSWER))
     assert len(api.requests) == expect_calls
     assert len(reply.usage) == expect_calls  # a reply that fails validation is still paid for
     assert reply.value.grader == expect_grader
     if expect_grader == "offline":
         assert any("graded offline" in n for n in reply.value.notes)
+    else:
+        assert reply.value.prompt == "grader-v1"  # the transcript can say which prompt graded it
+
+
+async def test_the_adapter_reports_a_failure_with_what_it_cost(mini_bank) -> None:
+    api = RecordedAPI(["{}", "still not a grade"])
+    with pytest.raises(ModelFailed) as failed:
+        await api.llm().grade(GradeRequest(question=mini_bank.question("sql.index"), answer=ANSWER))
+    assert len(failed.value.usage) == 2 and "schema twice" in failed.value.reason
 
 
 async def test_interview_with_claude_stores_usage_and_cost(settings: Settings, mini_bank: Catalog) -> None:

@@ -16,6 +16,18 @@ from agent.domain import FollowUp, Grade, Question, Usage
 T = TypeVar("T")
 
 
+class ModelFailed(Exception):
+    """The model could not serve a request: unreachable, or its output never fit the schema.
+
+    Carries the usage already paid for. Adapters raise it; `GuardedLLM` alone decides what
+    happens next (the offline coach finishes the step), so there is one fallback policy."""
+
+    def __init__(self, reason: str, usage: list[Usage]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.usage = list(usage)
+
+
 class Reply(BaseModel, Generic[T]):
     value: T
     usage: list[Usage] = Field(default_factory=list)
