@@ -54,11 +54,11 @@ STOPWORDS = frozenset(
     often well lot lots kind sort because while whereas since via per e g eg ie etc""".split()
 )
 
-_PHRASE_RE = [
-    (re.compile(r"(?<![a-z0-9])" + re.escape(alt) + r"(?![a-z0-9])"), canon)
-    for canon, alts in PHRASES.items()
-    for alt in sorted(alts, key=len, reverse=True)
-]
+_CANON_OF = {alt: canon for canon, alts in PHRASES.items() for alt in alts}
+_PHRASE_RE = re.compile(
+    r"(?<![a-z0-9])(?:" + "|".join(re.escape(a) for a in sorted(_CANON_OF, key=len, reverse=True)) + r")(?![a-z0-9])"
+)
+"""One alternation, longest first: a single pass instead of one regex per synonym (grading speed)."""
 _TOKEN = re.compile(r"o\([^)]{1,12}\)|[a-z0-9]+(?:[.+#][a-z0-9]+)*")
 _SUFFIXES = ("ational", "ization", "isation", "fulness", "ousness", "iveness", "ations", "ation",
              "ments", "ment", "ingly", "edly", "ities", "ity", "ness", "ings", "ing", "ers", "er", "ed", "es", "ly", "s")
@@ -67,9 +67,7 @@ _SUFFIXES = ("ational", "ization", "isation", "fulness", "ousness", "iveness", "
 def canonical(text: str) -> str:
     """Lower-case, fold apostrophes, and rewrite known synonyms to one form."""
     text = text.lower().replace("\u2019", "'").replace("'", "")
-    for pattern, canon in _PHRASE_RE:
-        text = pattern.sub(canon, text)
-    return text
+    return _PHRASE_RE.sub(lambda m: _CANON_OF[m.group(0)], text)
 
 
 @lru_cache(maxsize=65536)
@@ -90,7 +88,12 @@ def stem(word: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Canonical word tokens, stopwords kept (negation and stuffing checks need them)."""
-    return _TOKEN.findall(canonical(text))
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=65536)
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(_TOKEN.findall(canonical(text)))
 
 
 def content_stems(text: str) -> list[str]:
