@@ -95,20 +95,25 @@ def match_key_points(question: Question, answer: str, prior_answers: Sequence[st
     Earlier answers on the same question count: a point stated in the first answer is not lost
     because the follow-up answered a different point.
     """
+    points = [RubricPoint(kp.id, kp.text, kp.weight, kp.signals) for kp in _points(question, only)]
+    rubric = [question.prompt, *(kp.text for kp in question.key_points)]
+    return match_points(points, question.prompt, answer, prior_answers, rubric)
+
+
+def match_points(points: Sequence[RubricPoint], prompt: str, answer: str, prior_answers: Sequence[str] = (),
+                 rubric: Sequence[str] = ()) -> dict[str, PointMatch]:
+    """`match_key_points` for any list of points (graded data may have one-word points)."""
     texts = [t for t in (*prior_answers, answer) if t and t.strip() and not is_no_attempt(t)]
     if not texts:
-        return {kp.id: PointMatch(0.0, "") for kp in _points(question, only)}
+        return {p.id: PointMatch(0.0, "") for p in points}
     index = AnswerIndex(texts)
     star: dict[str, str] = {}
     for t in texts:
         for label, section in structure.star_sections(t).items():
             star[label] = (star.get(label, "") + " " + section).strip()
-    q = words_of(question.prompt)
-    opposites = rubric_opposites([question.prompt, *(kp.text for kp in question.key_points)])
-    return {
-        kp.id: match_point(RubricPoint(kp.id, kp.text, kp.weight, kp.signals), index, q, opposites, star)
-        for kp in _points(question, only)
-    }
+    q = words_of(prompt)
+    opposites = rubric_opposites(list(rubric) or [prompt, *(p.text for p in points)])
+    return {p.id: match_point(p, index, q, opposites, star) for p in points}
 
 
 def stated_key_points(question: Question, answer: str, prior_answers: Sequence[str] = ()) -> list[str]:
