@@ -70,7 +70,7 @@ class AnswerIndex:
         text_of: list[int] = []
         for n, text in enumerate(texts):
             for s in sentences(text):
-                for p in structure.split_steps(s):
+                for p in (c for step in structure.split_steps(s) for c in structure.split_clauses(step)):
                     w = words_of(p)
                     if w.words:
                         singles.append(Window(p, tuple(tokens(p)), w, True))
@@ -122,23 +122,32 @@ def _negated(window: Window, phrase: Words) -> bool:
     return bool(seen) and sum(seen.values()) * 2 > len(seen)
 
 
-def rubric_opposites(texts: list[str]) -> frozenset[str]:
-    """Stems the rubric uses together with their opposite ("online" when "offline" is there too):
+def rubric_opposites(texts: list[str], prompt: str = "") -> dict[str, str]:
+    """Stems the rubric uses together with their opposite ("online" when "offline" is there too),
+    plus the two terms a prompt compares ("difference between a container and a virtual machine"):
     only these can be swapped, so "reads" in an answer about writes is not a swap by itself."""
     stems = set().union(*(words_of(t).stem_set for t in texts)) if texts else set()
-    return frozenset(s for s in stems if OPPOSITE.get(s) in stems)
+    pairs = {s: OPPOSITE[s] for s in stems if OPPOSITE.get(s) in stems}
+    for a, b in structure.compared_terms(prompt):
+        ua = [s for s in words_of(a).stems if s not in words_of(b).stem_set]
+        ub = [s for s in words_of(b).stems if s not in words_of(a).stem_set]
+        if ua and ub and ua[0] in stems and ub[0] in stems:
+            pairs.setdefault(ua[0], ub[0])
+            pairs.setdefault(ub[0], ua[0])
+    return pairs
 
 
-def _swapped(window: Words, anchors: frozenset[str]) -> bool:
-    return any(OPPOSITE[a] in window.stem_set and a not in window.stem_set for a in anchors)
+def _swapped(window: Words, anchors: frozenset[str], pairs: dict[str, str]) -> bool:
+    return any(pairs[a] in window.stem_set and a not in window.stem_set for a in anchors)
 
 
 def match_point(point: RubricPoint, index: AnswerIndex, question: Words,
-                opposites: frozenset[str] = frozenset(), star: dict[str, str] | None = None) -> PointMatch:
+                opposites: dict[str, str] | None = None, star: dict[str, str] | None = None) -> PointMatch:
     """The best credit any window earns for `point`, with that window as evidence."""
     own = words_of(point.text)
     phrases = [own, *(words_of(s) for s in point.signals)]
-    anchors = own.stem_set & opposites
+    opposites = opposites or {}
+    anchors = own.stem_set & frozenset(opposites)
     best = PointMatch(0.0, "")
     best_raw: tuple[float, int, Words | None] = (-1.0, -1, None)
     n_single = len(index.singles)
@@ -161,7 +170,7 @@ def match_point(point: RubricPoint, index: AnswerIndex, question: Words,
         credit = 0.6 * soft + 0.4 * learned if soft > 0 else 0.0
         if credit > 0 and _negated(window, phrase) and not own.negated:
             best = PointMatch(0.0, "", "negated")
-        elif credit > 0 and anchors and _swapped(window.words, anchors):
+        elif credit > 0 and anchors and _swapped(window.words, anchors, opposites):
             best = PointMatch(0.0, "", "swapped")
         else:
             best = PointMatch(credit, window.text if credit > 0 else "")

@@ -75,6 +75,10 @@ def looks_like_term_list(answer: str) -> bool:
         return False  # a terse rapid-fire reply is not stuffing
     function_share = sum(t in STOPWORDS or t in NEGATIONS for t in toks) / len(toks)
     punctuated = bool(re.search(r"[.!?;:](?:\s|$)", answer))  # sentence marks, not "contextlib.contextmanager"
+    # Terse but real sentences ("Offline evaluation scores a fixed set before release.") have few
+    # function words too; only a near-absence of them condemns a punctuated answer.
+    if len(sentences(answer)) >= 2:
+        return function_share < 0.05
     return function_share < 0.2 or (function_share < 1 / 3 and not punctuated)
 
 
@@ -112,7 +116,7 @@ def match_points(points: Sequence[RubricPoint], prompt: str, answer: str, prior_
         for label, section in structure.star_sections(t).items():
             star[label] = (star.get(label, "") + " " + section).strip()
     q = words_of(prompt)
-    opposites = rubric_opposites(list(rubric) or [prompt, *(p.text for p in points)])
+    opposites = rubric_opposites(list(rubric) or [prompt, *(p.text for p in points)], prompt)
     return {p.id: match_point(p, index, q, opposites, star) for p in points}
 
 

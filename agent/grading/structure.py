@@ -67,3 +67,26 @@ def split_steps(sentence: str) -> list[str]:
 def quantities(text: str) -> list[str]:
     """Numbers with a unit or a countable noun: the stuff of an estimate."""
     return [m.group(0) for m in _QUANTITY.finditer(text)]
+
+
+_CLAUSE = re.compile(r",\s+(?:and|while|whereas|but)\s+|,\s+(?=\w+\s+(?:is|are|means)\s)|;\s+|\s+(?:whereas|but)\s+|\s+while\s+(?=\w+\s+(?:is|are|means|gives|runs))",
+                     re.IGNORECASE)
+
+
+def split_clauses(sentence: str) -> list[str]:
+    """Clauses that each bind one definition to one term ("X is A, while Y is B" -> two)."""
+    parts = [p.strip(" ,;") for p in _CLAUSE.split(sentence)]
+    return [p for p in parts if p]
+
+
+_COMPARED = (
+    re.compile(r"difference between (?:an? |the )?(.+?) and (?:an? |the )?(.+?)(?:[?.,]|$)", re.IGNORECASE),
+    re.compile(r"(\w[\w-]*) (?:vs\.?|versus) (\w[\w-]*)", re.IGNORECASE),
+    re.compile(r"\b(\w+)-(\w+) trade-?off", re.IGNORECASE),
+    re.compile(r"\bcompare (?:an? |the )?(.+?) (?:and|with) (?:an? |the )?(.+?)(?:[?.,]|$)", re.IGNORECASE),
+)
+
+
+def compared_terms(prompt: str) -> list[tuple[str, str]]:
+    """The two things a question asks the candidate to tell apart."""
+    return [(m.group(1), m.group(2)) for pattern in _COMPARED for m in pattern.finditer(prompt)]
