@@ -12,10 +12,10 @@ from statistics import mean
 
 from pydantic import BaseModel
 
+from agent.config import Price
 from agent.domain import KeyPoint, Question
 from agent.guardrails import cost_usd
 from agent.llm.port import LLM, GradeRequest
-from agent.config import Price
 from evals.devset import DATASETS, TEST_SPLITS, dev_dir, load_records
 from evals.golden import load_handwritten
 from evals.metrics import agreement

@@ -87,11 +87,13 @@ def test_follow_up_is_graded_with_what_was_said_before(bank: QuestionBank) -> No
 
 def test_score_is_continuous_not_three_steps(bank: QuestionBank) -> None:
     q = bank.question("python.gil")
-    answers = ["Only one thread runs Python bytecode at a time.",
-               "Only one thread runs Python bytecode at a time, so threads help with I/O because the lock is released.",
-               "Only one thread runs Python bytecode at a time; threads still help for I/O since the lock is "
-               "released while waiting, CPU-bound work needs multiprocessing, and asyncio runs many waiting tasks "
-               "on one thread."]
+    answers = [
+        "Only one thread runs Python bytecode at a time.",
+        "Only one thread runs Python bytecode at a time, so threads help with I/O because the lock is released.",
+        ("Only one thread runs Python bytecode at a time; threads still help for I/O since the lock is "
+         "released while waiting, CPU-bound work needs multiprocessing, and asyncio runs many waiting tasks "
+         "on one thread."),
+    ]
     scores = [grader.grade(q, a).score for a in answers]
     assert scores == sorted(scores) and len({round(s, 2) for s in scores}) == 3
     assert not {round(s, 4) for s in scores} <= {0.0, 0.5, 1.0}
@@ -131,7 +133,7 @@ print("ok")
 def test_loading_and_grading_never_touch_the_network() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
     env["PYTHONPATH"] = str(ROOT)
-    out = subprocess.run([sys.executable, "-c", NO_NETWORK], capture_output=True, text=True, env=env, cwd=ROOT,
+    out = subprocess.run([sys.executable, "-c", NO_NETWORK], check=False, capture_output=True, text=True, env=env, cwd=ROOT,
                          timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 

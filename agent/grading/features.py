@@ -14,6 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 
@@ -48,9 +49,9 @@ FEATURE_NAMES: tuple[str, ...] = (
 _WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*")
 _UNITS = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "mb": 1e6, "b": 1e9, "billion": 1e9,
           "gb": 1e9, "tb": 1e12, "kb": 1e3, "percent": 1.0, "%": 1.0}
-_NUMBER = re.compile(r"(\d+(?:[.,]\d+)*)\s*(k|m|b|kb|mb|gb|tb|thousand|million|billion|percent|%)?\b", re.I)
+_NUMBER = re.compile(r"(\d+(?:[.,]\d+)*)\s*(k|m|b|kb|mb|gb|tb|thousand|million|billion|percent|%)?\b", re.IGNORECASE)
 _NO_ATTEMPT = re.compile(
-    r"^\W*(i\s+(do\s*n[o'\"]?t|dont|have\s+no\s+idea)|no\s+idea|not\s+sure|pass|skip|idk|\?+)\b", re.I)
+    r"^\W*(i\s+(do\s*n[o'\"]?t|dont|have\s+no\s+idea)|no\s+idea|not\s+sure|pass|skip|idk|\?+)\b", re.IGNORECASE)
 _SENT_START = re.compile(r"(?:^|[.!?]\s+)$")
 _ID_FOLLOWERS = frozenset({"and", "or", "is", "are", "was", "were", "has", "have", "to", "in", "on"})
 
@@ -73,7 +74,7 @@ class Words:
 
 
 _NAMED = re.compile(r"\b(?:bulbs?|switch(?:es)?|terminals?|nodes?|points?|servers?|replicas?|options?)\s+"
-                    r"([a-hj-z])\b((?:\s*(?:,|and|or|&)\s*[a-hj-z]\b)*)", re.I)
+                    r"([a-hj-z])\b((?:\s*(?:,|and|or|&)\s*[a-hj-z]\b)*)", re.IGNORECASE)
 
 
 def _identifier_text(text: str) -> str:
@@ -81,7 +82,7 @@ def _identifier_text(text: str) -> str:
     that survive lower-casing and stopword removal; "A" opening a sentence stays the article."""
     text = re.sub(r'(?<=[a-z])"(?=t\b)', "", text)  # "aren"t" typed with a double quote
     text = _NAMED.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)] + " ".join(
-        f"zz{c.lower()}" for c in re.findall(r"\b([a-hj-z])\b", m.group(0)[m.start(1) - m.start(0):], re.I)), text)
+        f"zz{c.lower()}" for c in re.findall(r"\b([a-hj-z])\b", m.group(0)[m.start(1) - m.start(0):], re.IGNORECASE)), text)
     out = []
     for m in re.finditer(r"\b([A-HJ-Z])\b", text):
         start = m.start()
@@ -121,7 +122,7 @@ def words_of(text: str) -> Words:
 
 
 def _bigrams(stems: tuple[str, ...]) -> set[tuple[str, str]]:
-    return {(a, b) for a, b in zip(stems, stems[1:], strict=False)}
+    return set(pairwise(stems))
 
 
 def _loose_bigrams(stems: tuple[str, ...]) -> set[tuple[str, str]]:

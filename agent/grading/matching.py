@@ -12,6 +12,7 @@ earns its point, and numbers with units earn an estimate.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -27,6 +28,7 @@ SOFT_SPAN = 0.4
 QUESTION_WORD_WEIGHT = 0.35
 """Words the question already says are worth less: repeating "index" does not explain an index."""
 NEGATION_SCOPE = 4
+FULL_CREDIT_AT = 0.97
 
 
 @dataclass(frozen=True)
@@ -94,19 +96,27 @@ class AnswerIndex:
         n_windows = len(self.singles) + len(self.pairs)
         if not phrase.words or not self.singles:
             return np.zeros(n_windows)
+        stems, exact_only, weights = _phrase_arrays(phrase, question)
         sims = embeddings.matrix(phrase.words) @ self.matrix.T
         adj = np.clip((sims - SOFT_FLOOR) / SOFT_SPAN, 0.0, 1.0)
-        exact_only = np.array([s.startswith("zz") or s[:1].isdigit() for s in phrase.stems])
         adj[exact_only] = 0.0
-        adj[np.array(phrase.stems)[:, None] == self.stems[None, :]] = 1.0
+        adj[stems[:, None] == self.stems[None, :]] = 1.0
         per_single = np.maximum.reduceat(adj, self.starts, axis=1)  # (phrase words, singles)
         if self.pairs:
             i, j = np.array(self.pairs).T
             per_window = np.hstack([per_single, np.maximum(per_single[:, i], per_single[:, j])])
         else:
             per_window = per_single
-        weights = np.array([QUESTION_WORD_WEIGHT if s in question.stem_set else 1.0 for s in phrase.stems])
         return (weights @ per_window) / weights.sum()
+
+
+@lru_cache(maxsize=20_000)
+def _phrase_arrays(phrase: Words, question: Words) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A rubric phrase's stems, its names-only mask and its word weights: the same every grade."""
+    stems = np.array(phrase.stems)
+    exact_only = np.array([s.startswith("zz") or s[:1].isdigit() for s in phrase.stems])
+    weights = np.array([QUESTION_WORD_WEIGHT if s in question.stem_set else 1.0 for s in phrase.stems])
+    return stems, exact_only, weights
 
 
 def _negated(window: Window, phrase: Words) -> bool:
@@ -167,7 +177,9 @@ def match_point(point: RubricPoint, index: AnswerIndex, question: Words,
         soft = float(np.clip((recall - 0.15) / 0.55, 0.0, 1.0))
         learned = shipped().predict(features_of(phrase, window.words, question))
         learned = float(np.clip((learned - 0.2) / 0.6, 0.0, 1.0))
-        credit = 0.6 * soft + 0.4 * learned if soft > 0 else 0.0
+        # A point stated in full earns full credit: the blend tops out a little under 1 (the learned
+        # view rarely says 1.0 for one sentence), so the top few hundredths are stretched onto 1.
+        credit = min(1.0, (0.6 * soft + 0.4 * learned) / FULL_CREDIT_AT) if soft > 0 else 0.0
         if credit > 0 and _negated(window, phrase) and not own.negated:
             best = PointMatch(0.0, "", "negated")
         elif credit > 0 and anchors and _swapped(window.words, anchors, opposites):

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 
 from agent.domain import Grade, KeyPoint, KeyPointVerdict, Question, Verdict
 from agent.grading import structure
-from agent.grading.matching import AnswerIndex, PointMatch, RubricPoint, match_point, rubric_opposites
 from agent.grading.features import words_of
+from agent.grading.matching import AnswerIndex, PointMatch, RubricPoint, match_point, rubric_opposites
 from agent.grading.text import NEGATIONS, STOPWORDS, sentences, tokens
 
 COVERED_AT = 0.75
@@ -147,7 +147,10 @@ class OfflineGrader:
             verdicts = [KeyPointVerdict(key_point=kp.id, verdict="missing") for kp in points]
             notes.append("no attempt")
             return self._grade(question, points, verdicts, 0.0, notes)
-        matches = match_key_points(question, text, prior_answers, only)
+        # Sentences that talk to the grader are not part of the answer: they earn nothing, even by
+        # accident of shared words, and the whole answer is capped below.
+        content = " ".join(s for s in sentences(text) if not tries_to_instruct_the_grader(s))
+        matches = match_key_points(question, content, prior_answers, only)
         verdicts = []
         for kp in points:
             m = matches[kp.id]

@@ -39,19 +39,11 @@ PHRASES: dict[str, tuple[str, ...]] = {
 }
 
 NEGATIONS = frozenset(
-    "not no never none neither nor cannot cant dont doesnt isnt arent wasnt werent wont "
-    "shouldnt couldnt wouldnt hasnt havent didnt".split()
+    ["not", "no", "never", "none", "neither", "nor", "cannot", "cant", "dont", "doesnt", "isnt", "arent", "wasnt", "werent", "wont", "shouldnt", "couldnt", "wouldnt", "hasnt", "havent", "didnt"]
 )
 
 STOPWORDS = frozenset(
-    """a an the and or but if then than so of to in on at by for with from into onto over under
-    about as is are was were be been being am do does did doing have has had having it its this
-    that these those there here what which who whom whose when where why how i you he she we
-    they me him her us them my your our their mine yours can could would should will shall may
-    might must also just very really quite some any each every all both more most much many
-    such other another own same too only even still yet again once one use used using make
-    makes made get gets got like way ways thing things basically actually generally usually
-    often well lot lots kind sort because while whereas since via per e g eg ie etc""".split()
+    ["a", "an", "the", "and", "or", "but", "if", "then", "than", "so", "of", "to", "in", "on", "at", "by", "for", "with", "from", "into", "onto", "over", "under", "about", "as", "is", "are", "was", "were", "be", "been", "being", "am", "do", "does", "did", "doing", "have", "has", "had", "having", "it", "its", "this", "that", "these", "those", "there", "here", "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "i", "you", "he", "she", "we", "they", "me", "him", "her", "us", "them", "my", "your", "our", "their", "mine", "yours", "can", "could", "would", "should", "will", "shall", "may", "might", "must", "also", "just", "very", "really", "quite", "some", "any", "each", "every", "all", "both", "more", "most", "much", "many", "such", "other", "another", "own", "same", "too", "only", "even", "still", "yet", "again", "once", "one", "use", "used", "using", "make", "makes", "made", "get", "gets", "got", "like", "way", "ways", "thing", "things", "basically", "actually", "generally", "usually", "often", "well", "lot", "lots", "kind", "sort", "because", "while", "whereas", "since", "via", "per", "e", "g", "eg", "ie", "etc"]
 )
 
 _CANON_OF = {alt: canon for canon, alts in PHRASES.items() for alt in alts}
