@@ -66,15 +66,27 @@ def quadratic_weighted_kappa(pred: list[int], gold: list[int]) -> float:
     return 1 - num / den if den else 1.0
 
 
+def _levels(human: list[float]) -> list[float]:
+    """The human scale's levels: its distinct values when few (0, 0.5, 1), else whole numbers."""
+    distinct = sorted(set(human))
+    if len(distinct) <= 11:
+        return distinct
+    return [float(v) for v in range(round(min(human)), round(max(human)) + 1)]
+
+
 def agreement(scores: list[float], human: list[float]) -> dict[str, float]:
-    """Pearson, Spearman, RMSE after a linear rescale, and QWK on the human scale (rounded)."""
+    """Pearson, Spearman, RMSE after a linear rescale, and QWK on the human scale's levels
+    (our rescaled score snapped to the nearest level: 0/0.5/1 stays three levels, not two)."""
     a, b = linear_fit(scores, human)
-    lo, hi = round(min(human)), round(max(human))
-    predicted = [min(hi, max(lo, round(a * s + b))) for s in scores]
+    levels = _levels(human)
+    index = {v: i for i, v in enumerate(levels)}
+    nearest = [min(range(len(levels)), key=lambda i: abs(levels[i] - (a * s + b))) for s in scores]
+    gold = [index.get(h, min(range(len(levels)), key=lambda i: abs(levels[i] - h))) for h in human]
+    predicted = nearest
     return {
         "n": len(scores),
         "pearson": round(pearson(scores, human), 4),
         "spearman": round(spearman(scores, human), 4),
         "rmse": round(rmse_rescaled(scores, human), 4),
-        "qwk": round(quadratic_weighted_kappa(predicted, [round(h) for h in human]), 4),
+        "qwk": round(quadratic_weighted_kappa(predicted, gold), 4),
     }

@@ -17,6 +17,7 @@ from agent.config import Settings
 from agent.grading.offline import OfflineGrader
 from agent.graph.interviewer import leaks_answer
 from agent.service import SessionService
+from evals.agreement import DevReport, evaluate_devset
 from evals.golden import load_golden
 from evals.metrics import spearman
 
@@ -30,6 +31,10 @@ class GraderReport(BaseModel):
     spearman: float
     max_adversarial_rating: int
     by_kind: dict[str, float]
+    """Share of each kind rated within its hand-set bands."""
+    mean_score_by_kind: dict[str, float] = {}
+    held_out_exact_band: float = 0.0
+    """In-band share on the cases marked held_out (never used when tuning)."""
     misses: list[dict]
 
 
@@ -43,6 +48,7 @@ class CandidateReport(BaseModel):
 class EvalReport(BaseModel):
     grader: GraderReport
     candidates: list[CandidateReport]
+    devset: DevReport = DevReport(available=False)
     failures: list[str]
 
 
@@ -50,8 +56,10 @@ def evaluate_grader(bank: Catalog) -> GraderReport:
     grader = OfflineGrader()
     hits, exact, expected, scores, adversarial = 0, 0, [], [], []
     by_kind: dict[str, list[int]] = {}
+    score_by_kind: dict[str, list[float]] = {}
+    held_out: list[bool] = []
     misses = []
-    cases = load_golden()
+    cases = load_golden(bank)
     for case in cases:
         grade = grader.grade(bank.question(case.question_id), case.answer)
         rating = grade.rating
@@ -59,6 +67,9 @@ def evaluate_grader(bank: Catalog) -> GraderReport:
         hits += near
         exact += rating in case.bands
         by_kind.setdefault(case.kind, []).append(rating in case.bands)
+        score_by_kind.setdefault(case.kind, []).append(grade.score)
+        if case.held_out:
+            held_out.append(rating in case.bands)
         expected.append(mean(case.bands))
         scores.append(grade.score)
         if case.kind in ("stuffed", "injection"):
@@ -70,7 +81,9 @@ def evaluate_grader(bank: Catalog) -> GraderReport:
         # Ranked on the score, not the four-level rating: ratings tie within a band ("one point of
         # eight" and "I don't know" are both rating 1), and a tie is not a disagreement.
         spearman=round(spearman(scores, expected), 4), max_adversarial_rating=max(adversarial or [1]),
-        by_kind={k: round(mean(v), 3) for k, v in sorted(by_kind.items())}, misses=misses[:40],
+        by_kind={k: round(mean(v), 3) for k, v in sorted(by_kind.items())},
+        mean_score_by_kind={k: round(mean(v), 3) for k, v in sorted(score_by_kind.items())},
+        held_out_exact_band=round(mean(held_out), 4) if held_out else 0.0, misses=misses[:40],
     )
 
 
@@ -126,9 +139,10 @@ async def simulate(candidate: str, bank: Catalog, questions: int = 4) -> Candida
     return CandidateReport(candidate=candidate, turns=len(report.turns), probes=probes, checks=checks)
 
 
-async def run_evals(bank: Catalog | None = None) -> EvalReport:
+async def run_evals(bank: Catalog | None = None, devset: bool = True) -> EvalReport:
     bank = bank or Catalog.load()
     grader = evaluate_grader(bank)
+    dev = evaluate_devset() if devset else DevReport(available=False)
     candidates = [await simulate(name, bank) for name in CANDIDATES]
     limits = yaml.safe_load(THRESHOLDS.read_text())
     failures = []
@@ -139,6 +153,23 @@ async def run_evals(bank: Catalog | None = None) -> EvalReport:
         failures.append(f"grader Spearman {grader.spearman} < {g['spearman']}")
     if grader.max_adversarial_rating > g["max_adversarial_rating"]:
         failures.append(f"a stuffed or injection answer was rated {grader.max_adversarial_rating}")
+    failures += kind_order_failures(grader.mean_score_by_kind, g.get("below_terse_by", 0.15))
+    for d in dev.datasets:
+        floor = limits.get("devset", {}).get(d.dataset, {})
+        for metric in ("pearson", "spearman"):
+            if metric in floor and getattr(d, metric) < floor[metric]:
+                failures.append(f"{d.dataset} {metric} {getattr(d, metric)} < {floor[metric]} (dev-set test splits)")
+        if "rmse" in floor and d.rmse > floor["rmse"]:
+            failures.append(f"{d.dataset} RMSE {d.rmse} > {floor['rmse']} (dev-set test splits)")
     for c in candidates:
         failures += [f"{c.candidate}: {name}" for name, ok in c.checks.items() if not ok]
-    return EvalReport(grader=grader, candidates=candidates, failures=failures)
+    return EvalReport(grader=grader, candidates=candidates, devset=dev, failures=failures)
+
+
+def kind_order_failures(mean_score: dict[str, float], margin: float) -> list[str]:
+    """Confidently wrong and off-topic answers must score clearly below terse but correct ones."""
+    terse = mean_score.get("terse")
+    if terse is None:
+        return []
+    return [f"golden kind '{kind}' mean score {mean_score[kind]} is not {margin} below terse ({terse})"
+            for kind in ("swapped", "off_topic") if kind in mean_score and mean_score[kind] > terse - margin]

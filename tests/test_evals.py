@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from agent.catalog import Catalog
 from agent.grading.offline import OfflineGrader
 from evals.golden import load_golden
 from tests.test_cli import coach
 
 
+@pytest.mark.slow
 def test_coach_eval_meets_the_thresholds_and_writes_a_report(tmp_path: Path) -> None:
     report_path = tmp_path / "report.json"
     out = coach("eval", "--out", str(report_path), timeout=300)
@@ -18,13 +21,25 @@ def test_coach_eval_meets_the_thresholds_and_writes_a_report(tmp_path: Path) -> 
     report = json.loads(report_path.read_text())
     assert report["failures"] == []
     assert report["grader"]["cases"] >= 150 and report["grader"]["within_one_band"] >= 0.9
-    assert report["grader"]["spearman"] >= 0.8 and report["grader"]["max_adversarial_rating"] <= 2
+    assert report["grader"]["spearman"] >= 0.75 and report["grader"]["max_adversarial_rating"] <= 2
+    kinds = report["grader"]["mean_score_by_kind"]
+    assert kinds["swapped"] < kinds["terse"] - 0.15 and kinds["off_topic"] < kinds["terse"] - 0.15
     assert {c["candidate"] for c in report["candidates"]} == {"strong", "weak", "silent", "gibberish", "injector"}
 
 
 def test_the_golden_set_covers_every_quality_level() -> None:
-    kinds = {c.kind for c in load_golden()}
-    assert {"strong", "partial", "wrong", "empty", "verbose_empty", "stuffed", "injection"} <= kinds
+    cases = load_golden()
+    kinds = {c.kind for c in cases}
+    assert {"paraphrase", "partial", "swapped", "terse", "off_topic", "star", "design",
+            "empty", "verbose_empty", "stuffed", "injection"} <= kinds
+    written = [c for c in cases if c.kind not in ("empty", "verbose_empty", "stuffed", "injection")]
+    assert len(written) >= 200 and sum(c.held_out for c in written) >= 50
+
+
+def test_no_golden_strong_answer_is_a_model_answer() -> None:
+    """The golden set measures the grader against people's answers, not against the rubric's own words."""
+    bank = Catalog.load()
+    assert not [c for c in load_golden(bank) if c.answer.strip() == bank.question(c.question_id).model_answer.strip()]
 
 
 def test_a_grader_that_obeys_injections_would_fail_the_eval() -> None:

@@ -32,18 +32,44 @@ def test_grade_file_reports_scores_and_agreement() -> None:
     out = coach("grade-file", str(FIXTURES / "grade_file" / "kv_cache.jsonl"), "--json")
     assert out.returncode == 0, out.stderr
     lines = [json.loads(x) for x in out.stdout.splitlines()]
-    assert [r["score"] for r in lines[:4]] == [1.0, 0.3333, 0.0, 1.0]
+    scores = [r["score"] for r in lines[:4]]
+    assert all(0 <= s <= 1 for s in scores)
+    assert scores[2] == 0.0 and min(scores[0], scores[3]) > scores[1] > scores[2]  # the human order
     summary = lines[-1]["summary"]
-    assert summary["n"] == 4 and summary["spearman"] == 1.0 and 0 <= summary["rmse"] < 1
-    assert summary == agreement([1.0, 0.3333, 0.0, 1.0], [5, 3, 0, 5])
+    assert summary["n"] == 4 and summary["graded"] == 4 and summary["skipped"] == 0
+    assert {k: summary[k] for k in ("n", "pearson", "spearman", "rmse", "qwk")} == agreement(scores, [5, 3, 0, 5])
 
 
-def test_grade_file_bad_input_names_the_line(tmp_path: Path) -> None:
+def test_grade_file_reports_bad_lines_and_grades_the_rest(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"answer": "x", "key_points": ["a point here"]}\n{oops\n')
+    bad.write_text('{"answer": "x", "key_points": ["a point here"]}\n{oops\n{"question": "q", "answer": "x"}\n'
+                   '{"reference_answer": "push"}\n{"reference_answer": "push", "answer": "pull", "human_score": 0}\n')
+    out = coach("grade-file", str(bad), "--json")
+    assert out.returncode == 0, out.stderr
+    assert "line 2: not valid JSON" in out.stderr
+    assert "line 3: give key_points or a reference_answer" in out.stderr
+    assert 'line 4: needs a non-empty "answer"' in out.stderr
+    rows = [json.loads(x) for x in out.stdout.splitlines()]
+    assert [r["line"] for r in rows[:-1]] == [1, 5] and rows[-1]["summary"]["skipped"] == 3
+
+
+def test_grade_file_fails_only_when_nothing_could_be_graded(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{oops\n{"question": "q", "answer": "x"}\n')
     out = coach("grade-file", str(bad))
-    assert out.returncode == 2 and "line 2" in out.stderr and "not valid JSON" in out.stderr
-    bad.write_text('{"question": "q", "answer": "x"}\n')
-    out = coach("grade-file", str(bad))
-    assert out.returncode == 2 and "line 1: give key_points or a reference_answer" in out.stderr
-    assert coach("grade-file", str(tmp_path / "none.jsonl")).returncode == 2
+    assert out.returncode != 0 and "nothing in" in out.stderr and "line 1" in out.stderr
+    assert coach("grade-file", str(tmp_path / "none.jsonl")).returncode != 0
+
+
+def test_one_word_reference_and_answer_are_graded(tmp_path: Path) -> None:
+    data = tmp_path / "short.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in [
+        {"question": "Which way does the force act?", "reference_answer": "push", "answer": "push", "human_score": 1},
+        {"question": "Which way does the force act?", "reference_answer": "push", "answer": "pull", "human_score": 0},
+        {"question": "Which way does the force act?", "reference_answer": "push", "answer": "it pushes", "human_score": 1},
+    ]) + "\n")
+    out = coach("grade-file", str(data), "--json")
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(x) for x in out.stdout.splitlines()]
+    assert rows[0]["score"] > rows[1]["score"] and rows[2]["score"] > rows[1]["score"]
+    assert set(rows[-1]["summary"]) >= {"pearson", "spearman", "rmse", "qwk"}

@@ -1,36 +1,36 @@
-"""The offline grader: deterministic key-point coverage with evidence, no network.
+"""The offline grader: deterministic, CPU-only, no network; continuous key-point credit with evidence.
 
-For each key point it looks for the sentence (or pair of adjacent sentences) of the answer whose
-meaning-bearing stems best cover the point's own wording or one of its signals. Coverage decides
-the verdict; a negation just before the matched words turns it into a miss; an answer that is a
-bare list of terms or an admission of not knowing is capped, so stuffing the rubric's words does
-not earn marks.
+For each key point it finds the sentence (or pair of adjacent sentences) of the answer that best
+states the point or one of its signals, by soft matching over static word vectors and a combiner
+learned from human grades (`matching.py`). The score is the rubric-weighted mean of those credits,
+so it moves by degree rather than in three steps. Rules that overlap cannot see still apply: a
+negated point earns nothing, a definition bound to the opposite term earns nothing, labelled STAR
+sections and estimates with numbers are honoured; an answer that is a bare list of terms, an
+injection aimed at the grader, or an admission of not knowing is capped.
+
+A follow-up answer can be graded together with what the candidate said earlier on the same
+question (`prior_answers`): points stated before still count, with the earlier sentence as evidence.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from agent.domain import Grade, KeyPoint, KeyPointVerdict, Question, Verdict
-from agent.grading.text import NEGATIONS, STOPWORDS, content_stems, sentences, stem, tokens
+from agent.grading import structure
+from agent.grading.features import words_of
+from agent.grading.matching import AnswerIndex, PointMatch, RubricPoint, match_point, rubric_opposites
+from agent.grading.text import NEGATIONS, STOPWORDS, sentences, tokens
 
-COVERED_AT = 0.6
-PARTIAL_AT = 0.34
+COVERED_AT = 0.75
+PARTIAL_AT = 0.35
 CREDIT: dict[Verdict, float] = {"covered": 1.0, "partial": 0.5, "missing": 0.0}
 
 _DONT_KNOW = re.compile(
     r"^\W*(i\s+(do\s*n[o']?t|dont|have\s+no\s+idea)|no\s+idea|not\s+sure|pass|skip|idk|\?+)\b",
     re.IGNORECASE,
 )
-
-
-@dataclass(frozen=True)
-class _Match:
-    coverage: float
-    evidence: str
-    negated: bool
 
 
 def rating_for(score: float) -> int:
@@ -44,52 +44,11 @@ def rating_for(score: float) -> int:
     return 4
 
 
-def _windows(answer: str) -> list[str]:
-    parts = sentences(answer)
-    pairs = [f"{a} {b}" for a, b in itertools.pairwise(parts)]
-    return parts + pairs
-
-
-NEGATION_SCOPE = 4
-"""A negation word ("not", "never", "no") negates up to this many following tokens."""
-
-
-def _negated(window_tokens: list[str], phrase_stems: set[str]) -> bool:
-    """True when most of the point's matched words appear only under a negation.
-
-    "It does not reduce latency" negates the point; "where no right row matches" inside an
-    otherwise affirmative answer does not, because the other matched words stand unnegated.
-    """
-    seen: dict[str, bool] = {}  # stem -> every occurrence so far was negated
-    for i, tok in enumerate(window_tokens):
-        s = stem(tok)
-        if s in phrase_stems and tok not in STOPWORDS:
-            negated = any(t in NEGATIONS for t in window_tokens[max(0, i - NEGATION_SCOPE) : i])
-            seen[s] = seen.get(s, True) and negated
-    return bool(seen) and sum(seen.values()) * 2 > len(seen)
-
-
-def _match(point: KeyPoint, windows: list[tuple[str, list[str], set[str]]]) -> _Match:
-    best = _Match(0.0, "", False)
-    point_negated = any(t in NEGATIONS for t in tokens(point.text))
-    for phrase in (point.text, *point.signals):
-        wanted = set(content_stems(phrase))
-        if not wanted:
-            continue
-        for text, toks, stems in windows:
-            cov = len(wanted & stems) / len(wanted)
-            if cov > best.coverage or (cov == best.coverage and cov and len(text) < len(best.evidence)):
-                neg = not point_negated and _negated(toks, wanted)
-                best = _Match(cov, text, neg)
-    return best
-
-
-def _verdict(m: _Match) -> Verdict:
-    if m.negated:
-        return "missing"
-    if m.coverage >= COVERED_AT:
+def verdict_for(credit: float) -> Verdict:
+    """The coarse verdict the interviewer and the report speak in, from a continuous credit."""
+    if credit >= COVERED_AT:
         return "covered"
-    if m.coverage >= PARTIAL_AT:
+    if credit >= PARTIAL_AT:
         return "partial"
     return "missing"
 
@@ -116,34 +75,94 @@ def looks_like_term_list(answer: str) -> bool:
         return False  # a terse rapid-fire reply is not stuffing
     function_share = sum(t in STOPWORDS or t in NEGATIONS for t in toks) / len(toks)
     punctuated = bool(re.search(r"[.!?;:](?:\s|$)", answer))  # sentence marks, not "contextlib.contextmanager"
+    # Terse but real sentences ("Offline evaluation scores a fixed set before release.") have few
+    # function words too; only a near-absence of them condemns a punctuated answer.
+    if len(sentences(answer)) >= 2:
+        return function_share < 0.05
     return function_share < 0.2 or (function_share < 1 / 3 and not punctuated)
+
+
+def is_no_attempt(answer: str) -> bool:
+    """Empty, or a short admission of not knowing ("I don't know", "no idea", "??")."""
+    text = answer.strip()
+    return not text or (bool(_DONT_KNOW.match(text)) and len(tokens(text)) < 12)
+
+
+def _points(question: Question, only: Sequence[str] = ()) -> list[KeyPoint]:
+    return [kp for kp in question.key_points if not only or kp.id in only]
+
+
+def match_key_points(question: Question, answer: str, prior_answers: Sequence[str] = (),
+                     only: Sequence[str] = ()) -> dict[str, PointMatch]:
+    """Credit and evidence for each key point from the answer and what was said before it.
+
+    Earlier answers on the same question count: a point stated in the first answer is not lost
+    because the follow-up answered a different point.
+    """
+    points = [RubricPoint(kp.id, kp.text, kp.weight, kp.signals) for kp in _points(question, only)]
+    rubric = [question.prompt, *(kp.text for kp in question.key_points)]
+    return match_points(points, question.prompt, answer, prior_answers, rubric)
+
+
+def match_points(points: Sequence[RubricPoint], prompt: str, answer: str, prior_answers: Sequence[str] = (),
+                 rubric: Sequence[str] = ()) -> dict[str, PointMatch]:
+    """`match_key_points` for any list of points (graded data may have one-word points)."""
+    texts = [t for t in (*prior_answers, answer) if t and t.strip() and not is_no_attempt(t)]
+    if not texts:
+        return {p.id: PointMatch(0.0, "") for p in points}
+    index = AnswerIndex(texts)
+    star: dict[str, str] = {}
+    for t in texts:
+        for label, section in structure.star_sections(t).items():
+            star[label] = (star.get(label, "") + " " + section).strip()
+    q = words_of(prompt)
+    opposites = rubric_opposites(list(rubric) or [prompt, *(p.text for p in points)], prompt)
+    return {p.id: match_point(p, index, q, opposites, star) for p in points}
+
+
+def stated_key_points(question: Question, answer: str, prior_answers: Sequence[str] = ()) -> list[str]:
+    """Ids of the key points the candidate has already stated (covered), in rubric order.
+
+    The interviewer asks this before probing, so it never probes a point already stated, in this
+    answer or an earlier one on the same question.
+    """
+    matches = match_key_points(question, answer, prior_answers)
+    return [kp.id for kp in question.key_points if verdict_for(matches[kp.id].credit) == "covered"]
 
 
 class OfflineGrader:
     name = "offline"
 
-    def grade(self, question: Question, answer: str, only: tuple[str, ...] = ()) -> Grade:
-        """Grade `answer` against the question's key points (or only the ids in `only`)."""
-        points = [kp for kp in question.key_points if not only or kp.id in only]
+    def grade(self, question: Question, answer: str, only: tuple[str, ...] = (),
+              prior_answers: Sequence[str] = ()) -> Grade:
+        """Grade `answer` against the question's key points (or only the ids in `only`).
+
+        `prior_answers`: what the candidate said earlier on this question (a follow-up's main
+        answer); points stated there count too.
+        """
+        points = _points(question, only)
         text = answer.strip()
         notes: list[str] = []
-        if not text or (_DONT_KNOW.match(text) and len(tokens(text)) < 12):
+        if is_no_attempt(text) and not any(p.strip() and not is_no_attempt(p) for p in prior_answers):
             verdicts = [KeyPointVerdict(key_point=kp.id, verdict="missing") for kp in points]
             notes.append("no attempt")
             return self._grade(question, points, verdicts, 0.0, notes)
-
-        windows = [(w, tokens(w), {stem(t) for t in tokens(w)}) for w in _windows(text)]
+        # Sentences that talk to the grader are not part of the answer: they earn nothing, even by
+        # accident of shared words, and the whole answer is capped below.
+        content = " ".join(s for s in sentences(text) if not tries_to_instruct_the_grader(s))
+        matches = match_key_points(question, content, prior_answers, only)
         verdicts = []
         for kp in points:
-            m = _match(kp, windows)
-            v = _verdict(m)
-            if m.negated:
+            m = matches[kp.id]
+            v = verdict_for(m.credit)
+            if m.reason == "negated":
                 notes.append(f"'{kp.id}' was mentioned only in a negated sense")
-            verdicts.append(
-                KeyPointVerdict(key_point=kp.id, verdict=v, evidence=m.evidence[:240] if v != "missing" else "")
-            )
+            elif m.reason == "swapped":
+                notes.append(f"'{kp.id}': the definition was given for the opposite term")
+            verdicts.append(KeyPointVerdict(key_point=kp.id, verdict=v,
+                                            evidence=m.evidence[:240] if v != "missing" else ""))
         total = sum(kp.weight for kp in points)
-        score = sum(kp.weight * CREDIT[v.verdict] for kp, v in zip(points, verdicts, strict=True)) / total
+        score = sum(kp.weight * matches[kp.id].credit for kp in points) / total
         if looks_like_term_list(text):
             score = min(score * 0.4, 0.35)
             notes.append("reads as a list of terms rather than an explanation")

@@ -7,27 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.table import Table
 
 from agent.errors import CoachError
-from bots.app import app, console, user_errors
-
-
-def _question(n: int, record: dict):
-    from agent.domain import KeyPoint, Question
-    from agent.grading.offline import key_points_from_reference
-
-    raw = record.get("key_points")
-    if raw:
-        points = tuple(KeyPoint(id=f"k{i}", text=p) if isinstance(p, str) else KeyPoint.model_validate(p)
-                       for i, p in enumerate(raw, 1))
-    else:
-        points = key_points_from_reference(record.get("reference_answer") or "")
-    if not points:
-        raise CoachError(f"line {n}: give key_points or a reference_answer")
-    return Question(id=f"record{n}", topic="file", prompt=str(record.get("question") or "(no question)"),
-                    key_points=points, model_answer=record.get("reference_answer") or "; ".join(p.text for p in points))
+from bots.app import app, console, err_console, user_errors
 
 
 @app.command("grade-file")
@@ -35,43 +18,28 @@ def _question(n: int, record: dict):
 def grade_file(
     file: Annotated[Path, typer.Argument(help="JSON lines: question, reference_answer and/or key_points, answer, human_score?")],
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines out, then a summary line.")] = False,
+    alternates: Annotated[bool, typer.Option(
+        "--alternates/--no-alternates",
+        help="Also accept a record's reference_answers list (the best one counts).")] = False,
 ) -> None:
-    """Grade every record offline; with human scores, report Pearson, Spearman, RMSE and QWK."""
-    from agent.grading.offline import OfflineGrader
-    from evals.metrics import agreement
+    """Grade every record offline; with human scores, report Pearson, Spearman, RMSE and QWK.
 
-    try:
-        lines = file.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise CoachError(f"{file} does not exist") from None
-    grader = OfflineGrader()
-    rows, scores, human = [], [], []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            raise CoachError(f"line {n} of {file} is not valid JSON") from None
-        if not isinstance(record, dict) or not isinstance(record.get("answer"), str):
-            raise CoachError(f"line {n}: each record needs an \"answer\" string")
-        try:
-            grade = grader.grade(_question(n, record), record["answer"])
-        except ValidationError as err:
-            raise CoachError(f"line {n}: {err.errors()[0]['msg']}") from None
-        row = {"line": n, "score": grade.score, "rating": grade.rating,
-               "verdicts": {v.key_point: v.verdict for v in grade.verdicts}}
-        if isinstance(record.get("human_score"), int | float):
-            row["human_score"] = record["human_score"]
-            scores.append(grade.score)
-            human.append(float(record["human_score"]))
-        rows.append(row)
-    summary = agreement(scores, human) if len(scores) >= 2 else None
+    A record that cannot be graded is reported with its line number and the rest are graded;
+    the exit code is non-zero only when nothing could be graded."""
+    from evals.grade_file import grade_file as grade_records
+
+    if not file.is_file():
+        raise CoachError(f"{file} does not exist")
+    report = grade_records(file, alternates)
+    rows, problems, summary = report.rows, report.problems, report.summary
+    for problem in problems:
+        err_console.print(f"[yellow]skipped[/] {problem}", highlight=False)
+    if not rows:
+        raise CoachError(f"nothing in {file} could be graded")
     if as_json:
         for row in rows:
             print(json.dumps(row))
-        if summary:
-            print(json.dumps({"summary": summary}))
+        print(json.dumps({"summary": {**(summary or {}), "graded": len(rows), "skipped": len(problems)}}))
         return
     table = Table("line", "score", "rating", "human")
     for row in rows:
@@ -79,3 +47,4 @@ def grade_file(
     console.print(table)
     if summary:
         console.print(" · ".join(f"{k} {v}" for k, v in summary.items()))
+    console.print(f"graded {len(rows)}, skipped {len(problems)}")
