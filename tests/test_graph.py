@@ -12,6 +12,7 @@ from agent.catalog import Catalog
 from agent.config import Limits
 from agent.domain import Grade, KeyPointVerdict
 from agent.graph import GraphDeps, build_graph
+from agent.llm.offline import OfflineLLM
 from agent.llm.port import Ask, AskRequest, GradeRequest, HintRequest, Reply
 
 pytestmark = pytest.mark.anyio
@@ -113,3 +114,38 @@ async def test_a_late_answer_is_still_graded_and_marked_late(mini_bank: Catalog)
     [turn] = (await graph.aget_state(config)).values["turns"]
     assert turn.late and turn.time_budget_s == 30 and turn.grade.score == 1.0
     assert "answered after the time budget" in turn.grade.notes
+
+
+async def test_a_point_stated_in_a_follow_up_is_never_probed(mini_bank: Catalog) -> None:
+    graph = build_graph(GraphDeps(llm=OfflineLLM(), catalog=mini_bank, limits=Limits(follow_ups_per_question=2))).compile(
+        checkpointer=InMemorySaver()
+    )
+    await run(graph, {"session_id": "s1", "user": "u", "plan": [{"question": "caching.kv_cache"}], "position": -1,
+                      "seq": 1, "phase": "ask"})
+    await run(graph, action("answer", "It reuses the keys and values of earlier tokens."))
+    config = {"configurable": {"thread_id": "t1"}}
+    asked = (await graph.aget_state(config)).values["current"]
+    assert asked.probed_key_point == "memory"  # the heavier of the two missed points first
+    # Answering the memory probe, the candidate also states the speed point: no probe on it follows.
+    await run(graph, action("answer", "Memory grows with the sequence length. And each new token then costs "
+                                      "linear rather than quadratic work."))
+    state = (await graph.aget_state(config)).values
+    assert state["phase"] == "done" and [t.probed_key_point for t in state["turns"]] == [None, "memory"]
+
+
+async def test_a_follow_up_is_graded_with_what_was_said_before(mini_bank: Catalog) -> None:
+    seen: list[tuple[str, ...]] = []
+
+    class Recording(ScriptedLLM):
+        async def grade(self, request: GradeRequest) -> Reply[Grade]:
+            seen.append(request.prior_answers)
+            return await super().grade(request)
+
+    llm = Recording([{"faster_reads": "covered", "slower_writes": "missing", "storage": "covered"},
+                     {"slower_writes": "covered"}])
+    graph = build_graph(GraphDeps(llm=llm, catalog=mini_bank, limits=Limits())).compile(checkpointer=InMemorySaver())
+    await run(graph, {"session_id": "s1", "user": "u", "plan": [{"question": "sql.index"}], "position": -1,
+                      "seq": 1, "phase": "ask"})
+    await run(graph, action("answer", "Lookups skip the scan; it costs disk."))
+    await run(graph, action("answer", "Those, yes."))
+    assert seen == [(), ("Lookups skip the scan; it costs disk.",)]

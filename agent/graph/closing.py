@@ -6,8 +6,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from agent.domain import CodeRun, Grade, Question, Usage
+from agent.grading.offline import stated_key_points
 from agent.graph.state import Action, InterviewState, OpenTurn
 from agent.guardrails import GuardedLLM
+
+
+def earlier_answers(state: InterviewState, question_id: str) -> tuple[str, ...]:
+    """What the candidate said earlier on this question (its main answer and follow-ups)."""
+    return tuple(t.answer for t in state.get("turns", [])
+                 if t.question_id == question_id and t.outcome == "answered" and t.answer.strip())
 
 
 def is_late(turn: OpenTurn, action: Action) -> bool:
@@ -37,6 +44,10 @@ def close_turn(state: InterviewState, question: Question, turn: OpenTurn, action
         still_open = [kp for kp in state.get("open_points", []) if kp not in only or kp in missed]
     else:
         still_open = [kp.id for kp in question.key_points if kp.id in missed]
+    if still_open and not skipped and question.kind != "coding":
+        # Never probe a point the candidate already stated, in this answer or an earlier one.
+        stated = set(stated_key_points(question, answer, earlier_answers(state, question.id)))
+        still_open = [kp for kp in still_open if kp not in stated]
     return {
         "turns": [closed],
         "current": None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.graph.closing import close_turn
+from agent.graph.closing import close_turn, earlier_answers
 from agent.graph.deps import GraphDeps, Node
 from agent.graph.state import InterviewState
 from agent.llm.offline import OfflineLLM
@@ -23,7 +23,8 @@ def make_grader(deps: GraphDeps) -> Node:
             # Nothing to judge: the offline grader scores it zero with the model answer, at no cost.
             reply = await OfflineLLM().grade(GradeRequest(question=question, answer="", only=only))
         else:
-            reply = await model.grade(GradeRequest(question=question, answer=action.text, only=only))
+            prior = earlier_answers(state, turn.question_id)
+            reply = await model.grade(GradeRequest(question=question, answer=action.text, only=only, prior_answers=prior))
         return close_turn(state, question, turn, action, reply.value, reply.usage, model)
 
     return grader

@@ -117,7 +117,9 @@ class AnthropicLLM:
     async def grade(self, request: GradeRequest) -> Reply[Grade]:
         q = request.question
         system = f"{GRADER.text}\n\n{_rubric(q, request.only)}"
-        user = "Grade this answer.\n" + _fence(request.answer)
+        earlier = "".join(f"Earlier on this question the candidate said:\n{_fence(a)}\n" for a in request.prior_answers)
+        user = earlier + "Grade this answer (what was said earlier counts too).\n" + _fence(request.answer) \
+            if earlier else "Grade this answer.\n" + _fence(request.answer)
         usages: list[Usage] = []
         for _attempt in range(2):
             out, usage = await self._call(self._grader_model, "grade", system, user, _GradeOut, usages)

@@ -22,7 +22,7 @@ class OfflineLLM:
         return Reply(value=Ask(text=probe.prompt, probed_key_point=probe.key_point))
 
     async def grade(self, request: GradeRequest) -> Reply[Grade]:
-        return Reply(value=self._grader.grade(request.question, request.answer, request.only))
+        return Reply(value=self._grader.grade(request.question, request.answer, request.only, request.prior_answers))
 
     async def hint(self, request: HintRequest) -> Reply[str]:
         """Nudge toward the next key point in rubric order without stating it."""

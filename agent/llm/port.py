@@ -54,6 +54,8 @@ class GradeRequest(BaseModel):
     answer: str
     only: tuple[str, ...] = ()
     """Grade only these key points (a follow-up probes one); empty means all of them."""
+    prior_answers: tuple[str, ...] = ()
+    """What the candidate said earlier on this question: a follow-up is graded with it."""
 
 
 class HintRequest(BaseModel):
