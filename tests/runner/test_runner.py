@@ -104,3 +104,23 @@ def test_run_code_command(tmp_path: Path) -> None:
     assert code == 2 and "does not exist" in err
     code, _, err = run_code_cli(str(solution), "--challenge", "no-such")
     assert code == 2 and "no challenge 'no-such'" in err
+
+
+@pytest.mark.anyio
+async def test_the_runner_over_mcp_judges_like_the_local_one() -> None:
+    """The client the coach uses for a runner pool (COACH_RUNNER_URL), against the runner's server in memory."""
+    from tools.runner.over_mcp import McpCodeRunner, build_runner_server
+
+    catalog = Catalog.load()
+    runner = McpCodeRunner(build_runner_server(CodeRunner(), catalog.challenge, max_code_chars=10_000))
+    challenge = catalog.challenge("merge-intervals")
+    good = await runner.run_challenge(challenge.reference_solution, "merge-intervals")
+    assert good.status == "passed" and good.tests and all(t.passed for t in good.tests)
+    hidden = [t for t in good.tests if t.expected is None]
+    assert hidden, "hidden cases keep their expected values out of the reply"
+    wrong = await runner.run_tests("def add(a, b):\n    return a - b\n", "assert add(2, 2) == 4\n")
+    assert wrong.status == "failed"
+    unknown = await runner.run_challenge("x = 1\n", "no-such-challenge")
+    assert unknown.status == "error" and "no-such-challenge" in unknown.message
+    too_big = await runner.run_tests("x = 1\n" * 5000, "assert x\n")
+    assert too_big.status == "error" and "limit is 10,000" in too_big.message
