@@ -153,6 +153,11 @@ class SessionService:
     def limits(self) -> Limits:
         return self.settings.limits
 
+    @property
+    def engine(self) -> str:
+        """Who interviews and grades: "offline" or the model id."""
+        return self.llm.name
+
     # --- wiring on first use ------------------------------------------------------------------
 
     @property

@@ -99,7 +99,8 @@ class AnthropicLLM:
 
     async def _parse(self, model: str, purpose: str, system: str, user: str, out: type[OutT]) -> tuple[OutT | None, Usage]:
         """One structured call. The usage comes back even when the output does not validate,
-        so a bad reply is still paid for in the ledger."""
+        so a bad reply is still paid for in the ledger. (Not the SDK's `messages.parse`: it raises
+        on output that does not validate, and the response with its usage is lost.)"""
         response = await self._client.messages.create(
             model=model,
             max_tokens=self._max_tokens,

@@ -42,7 +42,7 @@ def interview(
                 console.print(f"[dim]continuing session {session_id}[/]")
             else:
                 first = await coach.start(who, topic=topic, questions=questions, fmt=fmt)
-                console.print(f"[dim]session {first.session_id} · {coach.llm.name} coach · user {who}[/]")
+                console.print(f"[dim]session {first.session_id} · {coach.engine} coach · user {who}[/]")
             last = await run_interview(coach, console, who, first, read_answers(console, interactive))
             if not last.finished:
                 console.print(
