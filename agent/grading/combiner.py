@@ -21,7 +21,7 @@ COMBINER_PATH = Path(__file__).with_name("combiner.json")
 
 INTERACTING: tuple[str, ...] = (
     "lex_recall", "soft_recall_new", "soft_precision", "negation_mismatch", "opposite_term",
-    "names_extra", "log_length", "sentence_cosine",
+    "names_extra", "log_length", "sentence_cosine", "negation_flip", "answer_negated",
 )
 """Features whose pairwise products the combiner may use: chosen by grouped cross-validation on
 the train split (all pairs overfit one corpus; none underfits the other)."""

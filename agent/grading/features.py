@@ -44,6 +44,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "opposite_term",       # the answer uses the opposite of a reference term the answer lacks
     "bigram_recall",       # share of the reference's adjacent content-stem pairs kept in order
     "no_attempt",          # "I don't know", "no idea"
+    "negation_flip",       # share of shared content words negated on one side only ("not connected")
+    "answer_negated",      # the answer says "not", "no", "never", ... anywhere
 )
 
 _WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*")
@@ -53,6 +55,7 @@ _NUMBER = re.compile(r"(\d+(?:[.,]\d+)*)\s*(k|m|b|kb|mb|gb|tb|thousand|million|b
 _NO_ATTEMPT = re.compile(
     r"^\W*(i\s+(do\s*n[o'\"]?t|dont|have\s+no\s+idea)|no\s+idea|not\s+sure|pass|skip|idk|\?+)\b", re.IGNORECASE)
 _SENT_START = re.compile(r"(?:^|[.!?]\s+)$")
+NEGATION_SCOPE = 3
 _ID_FOLLOWERS = frozenset({"and", "or", "is", "are", "was", "were", "has", "have", "to", "in", "on"})
 
 
@@ -66,6 +69,8 @@ class Words:
     negated: bool
     numbers: frozenset[float]
     no_attempt: bool = False
+    negated_stems: frozenset[str] = frozenset()
+    """Stems within NEGATION_SCOPE tokens after a negation ("not *connected*")."""
 
     @property
     def names(self) -> frozenset[str]:
@@ -117,8 +122,11 @@ def words_of(text: str) -> Words:
     toks = re.findall(r"o\([^)]{1,12}\)|[a-z0-9]+(?:[.+#][a-z0-9]+)*", raw)
     kept = [t for t in toks if t not in STOPWORDS and t not in NEGATIONS and (len(t) > 1 or t.isdigit())]
     stems = tuple(stem(t) for t in kept)
+    negated = frozenset(stem(t) for i, t in enumerate(toks)
+                        if t not in STOPWORDS and t not in NEGATIONS
+                        and any(x in NEGATIONS for x in toks[max(0, i - NEGATION_SCOPE): i]))
     return Words(tuple(kept), stems, frozenset(stems), any(t in NEGATIONS for t in toks), numbers_in(text),
-                 bool(_NO_ATTEMPT.match(text)) and len(toks) < 12)
+                 bool(_NO_ATTEMPT.match(text)) and len(toks) < 12, negated)
 
 
 def _bigrams(stems: tuple[str, ...]) -> set[tuple[str, str]]:
@@ -186,6 +194,9 @@ def features_of(ref: Words, ans: Words, q: Words, sims: np.ndarray | None = None
     opposite = float(any(OPPOSITE.get(s) in ans.stem_set and s not in ans.stem_set for s in ref.stem_set))
     ref_pairs = _bigrams(ref.stems)
     bigram_recall = len(ref_pairs & _loose_bigrams(ans.stems)) / len(ref_pairs) if ref_pairs else lex_recall
+    shared = (ref.stem_set & ans.stem_set) - q.stem_set or ref.stem_set & ans.stem_set
+    flip = (sum((s in ref.negated_stems) != (s in ans.negated_stems) for s in shared) / len(shared)
+            if shared else 0.0)
     return np.array([
         lex_recall,
         lex_precision,
@@ -208,6 +219,8 @@ def features_of(ref: Words, ans: Words, q: Words, sims: np.ndarray | None = None
         opposite,
         bigram_recall,
         float(ans.no_attempt),
+        flip,
+        float(ans.negated),
     ], dtype=np.float32)
 
 
