@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from agent.grading.offline import OfflineGrader
 from evals.golden import load_golden
 from tests.test_cli import coach
 from tools.bank import QuestionBank
 
 
+@pytest.mark.slow
 def test_coach_eval_meets_the_thresholds_and_writes_a_report(tmp_path: Path) -> None:
     report_path = tmp_path / "report.json"
     out = coach("eval", "--out", str(report_path), timeout=300)

@@ -38,6 +38,7 @@ def test_grade_file_reports_scores_and_agreement() -> None:
     assert summary == agreement([1.0, 0.3333, 0.0, 1.0], [5, 3, 0, 5])
 
 
+@pytest.mark.slow
 def test_grade_file_bad_input_names_the_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"answer": "x", "key_points": ["a point here"]}\n{oops\n')
