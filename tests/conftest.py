@@ -53,7 +53,7 @@ def _postgres_database() -> Iterator[str]:
         admin.close()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.slow])])
 def database_url(request, coach_home: Path) -> Iterator[str | None]:
     """Run a test on the default SQLite file and again on a fresh PostgreSQL database."""
     if request.param == "sqlite":

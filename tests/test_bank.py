@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from agent.catalog import Catalog
 from agent.catalog.validate import validate_bank
 from agent.grading.offline import OfflineGrader
 from tests.test_cli import coach
 
 
+@pytest.mark.slow
 def test_bank_validate_passes_and_stats_report_the_shape() -> None:
     valid = coach("bank", "validate")
     assert valid.returncode == 0 and "the bank is valid" in valid.stdout

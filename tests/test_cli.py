@@ -25,6 +25,7 @@ def coach(*args: str, stdin: str = "", env: dict[str, str] | None = None, timeou
     )
 
 
+@pytest.mark.slow
 def test_offline_interview_on_the_shipped_bank_completes() -> None:
     answers = "\n".join(["I think it is about trade-offs between speed and memory."] * 12) + "\n"
     out = coach("interview", "--offline", "--questions", "3", stdin=answers)
@@ -34,6 +35,7 @@ def test_offline_interview_on_the_shipped_bank_completes() -> None:
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_commands_and_a_full_report_on_the_fixture_bank() -> None:
     env = {"COACH_BANK_DIR": str(MINI_BANK)}
     stdin = "/hint\n/skip\n/end\n"
@@ -46,12 +48,14 @@ def test_commands_and_a_full_report_on_the_fixture_bank() -> None:
     "args, stdin, env, message",
     [
         (["--topic", "astrology"], "", {}, "unknown topic 'astrology'; choose one of"),
-        (["--online"], "", {}, "set ANTHROPIC_API_KEY, or run with --offline"),
-        (["--offline", "--online"], "", {}, "choose one of --offline and --online"),
-        (["--questions", "0"], "", {}, "between 1 and"),
-        (["--resume"], "", {}, "no unfinished session"),
-        (["--session", "nope"], "", {}, "no session 'nope'"),
-        ([], "", {"COACH_HOME": "/proc/forbidden"}, "set COACH_HOME to a writable directory"),
+        *(pytest.param(*case, marks=pytest.mark.slow) for case in [  # one case is enough for the fast lane
+            (["--online"], "", {}, "set ANTHROPIC_API_KEY, or run with --offline"),
+            (["--offline", "--online"], "", {}, "choose one of --offline and --online"),
+            (["--questions", "0"], "", {}, "between 1 and"),
+            (["--resume"], "", {}, "no unfinished session"),
+            (["--session", "nope"], "", {}, "no session 'nope'"),
+            ([], "", {"COACH_HOME": "/proc/forbidden"}, "set COACH_HOME to a writable directory"),
+        ]),
     ],
 )
 def test_bad_input_gets_one_actionable_line_and_a_nonzero_exit(args, stdin, env, message) -> None:
@@ -61,6 +65,7 @@ def test_bad_input_gets_one_actionable_line_and_a_nonzero_exit(args, stdin, env,
     assert "Traceback" not in out.stderr + out.stdout
 
 
+@pytest.mark.slow
 def test_oversized_and_empty_answers_are_refused_then_the_interview_goes_on() -> None:
     stdin = "\n" + "x" * 100_000 + "\nAn index avoids a full table scan.\n/end\n"
     out = coach("interview", "--offline", "-n", "1", "--topic", "sql", stdin=stdin,
@@ -71,6 +76,7 @@ def test_oversized_and_empty_answers_are_refused_then_the_interview_goes_on() ->
     assert text.count("graded by offline") == 1  # only the real answer was graded
 
 
+@pytest.mark.slow
 def test_sigkill_between_answers_then_resume_keeps_everything(coach_home: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COACH_BANK_DIR": str(MINI_BANK), "COLUMNS": "200"}
     proc = subprocess.Popen(
@@ -103,6 +109,7 @@ def test_sigkill_between_answers_then_resume_keeps_everything(coach_home: Path) 
     assert db.execute("select status from interview_sessions").fetchall() == [("finished",)]
 
 
+@pytest.mark.slow
 def test_interactive_terminal_multiline_answer_and_clean_exit() -> None:
     """On a TTY an answer spans lines until an empty line; after the report the command exits."""
     import pty
@@ -138,6 +145,7 @@ def test_interactive_terminal_multiline_answer_and_clean_exit() -> None:
     assert text.count("your answer") == 2  # no prompt after the report
 
 
+@pytest.mark.slow
 def test_a_coding_round_in_the_terminal_with_file_answers(tmp_path: Path) -> None:
     import yaml
 

@@ -40,6 +40,7 @@ def test_grade_file_reports_scores_and_agreement() -> None:
     assert {k: summary[k] for k in ("n", "pearson", "spearman", "rmse", "qwk")} == agreement(scores, [5, 3, 0, 5])
 
 
+@pytest.mark.slow
 def test_grade_file_reports_bad_lines_and_grades_the_rest(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"answer": "x", "key_points": ["a point here"]}\n{oops\n{"question": "q", "answer": "x"}\n'

@@ -67,6 +67,7 @@ async def test_sessions_are_per_server_user(coach_home: Path, monkeypatch: pytes
         assert result.is_error and "no session" in result.content[0].text
 
 
+@pytest.mark.slow
 async def test_stdio_server_as_claude_desktop_launches_it(coach_home: Path) -> None:
     params = StdioServerParameters(
         command=sys.executable,
@@ -112,6 +113,7 @@ async def test_code_progress_sessions_resources_and_prompt(server) -> None:
         assert "start_interview" in prompt.messages[0].content.text
 
 
+@pytest.mark.slow
 async def test_malformed_json_rpc_over_stdio_gets_an_error_and_the_server_keeps_going(coach_home: Path) -> None:
     import asyncio
 

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import MINI_BANK
 
+pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 INSPECTOR_VERSION = "0.15.0"  # the newest that runs on node 20; 2.x needs node >= 22.19
 CACHE = Path(os.environ.get("COACH_TEST_CACHE", Path.home() / ".cache" / "coach-tests"))

@@ -6,6 +6,8 @@ import struct
 import zlib
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import MINI_BANK
 from tests.test_cli import coach
 
@@ -28,6 +30,7 @@ def png_colours(data: bytes) -> int:
     return len({raw[i : i + 4] for i in range(0, min(len(raw), 400_000), 4)})
 
 
+@pytest.mark.slow
 def test_progress_shows_weak_topics_and_writes_a_chart(coach_home: Path, tmp_path: Path) -> None:
     env = {"COACH_BANK_DIR": str(MINI_BANK)}
     empty = coach("progress", "--user", "zed", env=env)
@@ -47,6 +50,7 @@ def test_progress_shows_weak_topics_and_writes_a_chart(coach_home: Path, tmp_pat
     assert "no graded answers yet" in other.stdout  # strictly per user
 
 
+@pytest.mark.slow
 def test_usage_with_no_model_calls_says_so() -> None:
     out = coach("usage")
     assert out.returncode == 0 and "offline coach costs nothing" in out.stdout

@@ -18,6 +18,8 @@ import pytest
 from bots.telegram.fake_api import FakeBotAPI, _decode
 from tests.conftest import MINI_BANK
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:TEST-token-never-printed"
 

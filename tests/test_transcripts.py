@@ -34,6 +34,7 @@ def test_the_schema_file_is_current() -> None:
     assert SCHEMA_FILE.read_text() == schema_json(), "regenerate agent/transcript.schema.json"
 
 
+@pytest.mark.slow
 def test_a_recorded_session_replays_identically(coach_home: Path) -> None:
     sid = record_session()
     first = coach("replay", sid, "--user", "ada", "--format", "json", env=ENV)
@@ -52,6 +53,7 @@ def test_a_recorded_session_replays_identically(coach_home: Path) -> None:
     assert md.startswith(f"# Interview {sid}") and "**Grade:** 33%" in md
 
 
+@pytest.mark.slow
 def test_other_users_get_not_found_everywhere(coach_home: Path) -> None:
     sid = record_session("ada")
     for args in (["replay", sid, "--user", "eve"], ["replay", sid, "--user", "eve", "--format", "html"]):
@@ -85,6 +87,7 @@ async def test_regrade_shows_what_a_different_grader_changes(settings: Settings,
     assert ("faster_reads", "covered", "missing") in row.changed
 
 
+@pytest.mark.slow
 def test_export_then_import_round_trips_exactly(coach_home: Path, tmp_path: Path) -> None:
     record_session("ada")
     record_session("ada")
@@ -104,6 +107,7 @@ def test_export_then_import_round_trips_exactly(coach_home: Path, tmp_path: Path
     assert bad.returncode == 2 and "not a coach backup" in bad.stderr
 
 
+@pytest.mark.slow
 def test_html_escapes_and_is_self_contained(settings: Settings, coach_home: Path) -> None:
     sid = record_session()
     html = coach("replay", sid, "--user", "ada", "--format", "html", env=ENV).stdout
@@ -114,6 +118,7 @@ def test_html_escapes_and_is_self_contained(settings: Settings, coach_home: Path
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)")
 def test_html_export_renders_in_headless_chromium(coach_home: Path, tmp_path: Path) -> None:
     sid = record_session()

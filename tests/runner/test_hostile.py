@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from agent.domain import CallCase, Challenge
+from tests.runner.conftest import LEFT_AT_RELEASE
 from tools.runner import CodeRunner, SandboxLimits
-from tools.runner.sandbox import SANDBOX_UIDS, _pids_of
+from tools.runner.sandbox import _pids_of, _uids
 
 SECRET = "sk-ant-test-SECRET-7f3a9c"
 HIDDEN_ANSWER = 987654321
@@ -221,17 +222,25 @@ def _children(pid: int) -> list[int]:
 
 
 def job_processes(runner: CodeRunner | None = None) -> list[int]:
-    """Live (non-zombie) processes running as any sandbox uid, except a warm sandbox's own three:
-    bwrap, its init, and the one worker under that init (a leftover would be a second child)."""
+    """Live (non-zombie) processes of the sandbox uids this process holds, except a warm
+    sandbox's own three: bwrap, its init, and the one worker under that init (a leftover would be
+    a second child); plus any process still alive when one of our uids was handed back. Other
+    coach processes and test runs on the host use uids of their own and are not counted."""
     own: set[int] = set()
     for outer in runner.pool.worker_pids() if runner and runner.pool else ():
         for init in _children(outer):
             under = _children(init)
             own |= {outer, init} | (set(under) if len(under) == 1 else set())
-    return [pid for uid in SANDBOX_UIDS for pid in _pids_of(uid) if pid not in own]
+    held = [pid for uid in _uids.held() for pid in _pids_of(uid) if pid not in own]
+    return sorted(set(held + LEFT_AT_RELEASE))
 
 
-@pytest.mark.parametrize("name", list(ATTACKS))
+FAST_ATTACKS = {"secrets via os.environ", "setsid daemon"}
+"""The attacks that also run in the fast lane (`pytest -m "not slow"`); the full suite runs them all."""
+
+
+@pytest.mark.parametrize("name", [n if n in FAST_ATTACKS else pytest.param(n, marks=pytest.mark.slow)
+                                  for n in ATTACKS])
 def test_attack_is_contained(name: str, runner: CodeRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", SECRET)
@@ -262,6 +271,7 @@ def test_attack_is_contained(name: str, runner: CodeRunner, tmp_path: Path, monk
         victim.wait()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("warm", [0, 1], ids=["fresh sandbox per job", "warm sandbox"])
 def test_expected_statuses_for_resource_attacks(warm: int) -> None:
     # roomier clocks than the other attacks, so a busy machine cannot turn "memory" into "timeout"

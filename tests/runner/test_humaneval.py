@@ -18,6 +18,7 @@ import pytest
 
 from tools.runner import CodeRunner, SandboxLimits
 
+pytestmark = pytest.mark.slow
 CACHE = Path(os.environ.get("COACH_TEST_CACHE", Path.home() / ".cache" / "coach-tests")) / "human-eval"
 
 PERTURB = '''

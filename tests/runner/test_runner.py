@@ -20,6 +20,7 @@ def runner() -> CodeRunner:
     return CodeRunner()
 
 
+@pytest.mark.slow
 def test_every_starter_challenge_reference_passes_and_naive_fails(runner: CodeRunner) -> None:
     challenges = Catalog.load().challenges
     assert len(challenges) >= 3
@@ -88,6 +89,7 @@ def run_code_cli(*args: str) -> tuple[int, str, str]:
     return out.returncode, out.stdout, out.stderr
 
 
+@pytest.mark.slow
 def test_run_code_command(tmp_path: Path) -> None:
     solution = tmp_path / "sol.py"
     solution.write_text(Catalog.load().challenge("merge-intervals").reference_solution)

@@ -51,6 +51,7 @@ def _expecting(expected: object) -> Challenge:
                      reference_solution="-", cases=(CallCase(args=(), expected=expected),))
 
 
+@pytest.mark.slow
 def test_a_warm_sandbox_is_wiped_between_jobs_and_replaced_when_broken() -> None:
     runner = CodeRunner(SandboxLimits(wall_seconds=3.0), warm_workers=1)
     try:

@@ -117,6 +117,7 @@ def main():
     job = json.loads(sys.stdin.read())
     sys.stdin.close()
     set_limits(job["limits"])
+    out.emit({"kind": "started"})  # the wall clock outside starts now, not while bwrap and Python start
     ns = {"__name__": "solution", "__builtins__": __builtins__}
     try:
         exec(compile(job["code"], "solution.py", "exec"), ns)

@@ -12,14 +12,15 @@ the pid namespace take every process of the job down with it.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
-import queue
 import selectors
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,9 @@ HARNESS = Path(__file__).with_name("harness.py")
 ZYGOTE = Path(__file__).with_name("zygote.py")
 SANDBOX_DIR = "/opt/coach"
 RESULT_CAP = 4 * 1024 * 1024
+START_SECONDS = 10.0
+"""Time for bwrap and Python to start, on top of the job's wall clock (a busy host is slow to start
+a sandbox; no candidate code runs before the harness says it started)."""
 SANDBOX_UIDS = range(61000, 61032)
 """Unprivileged uids for jobs launched by root: one per concurrent job, so one job's fork bomb
 cannot use up another job's process allowance."""
@@ -80,16 +84,51 @@ def _find_python() -> str:
 
 
 class _UidPool:
+    """The sandbox uids are shared by every coach process on the host (a bot, the CLI, a test
+    run): a uid is ours while we hold an exclusive lock on its lock file, so two processes never
+    run jobs as the same uid, and releasing one never kills the other's job."""
+
     def __init__(self) -> None:
-        self._free: queue.Queue[int] = queue.Queue()
-        for uid in SANDBOX_UIDS:
-            self._free.put(uid)
+        self._held: dict[int, int] = {}  # uid -> the descriptor that holds its lock
+        self._lock = threading.Lock()
 
     def take(self) -> int:
-        return self._free.get(timeout=30)
+        deadline = time.monotonic() + 30
+        while True:
+            with self._lock:
+                for uid in SANDBOX_UIDS:
+                    if uid not in self._held and (fd := _lock_uid(uid)) is not None:
+                        self._held[uid] = fd
+                        return uid
+            if time.monotonic() > deadline:
+                raise SandboxUnavailable("every sandbox uid is busy; try again when fewer jobs run")
+            time.sleep(0.05)
 
     def give(self, uid: int) -> None:
-        self._free.put(uid)
+        with self._lock:
+            fd = self._held.pop(uid, None)
+        if fd is not None:
+            os.close(fd)  # drops the lock
+
+    def held(self) -> list[int]:
+        """The uids this process holds now (for tests and diagnostics)."""
+        with self._lock:
+            return sorted(self._held)
+
+
+def _lock_uid(uid: int) -> int | None:
+    """A descriptor holding the host-wide lock on `uid`, or None when another process holds it."""
+    directory = Path("/run" if os.access("/run", os.W_OK) else tempfile.gettempdir()) / "coach-sandbox-uids"
+    directory.mkdir(mode=0o700, exist_ok=True)
+    if directory.is_symlink() or directory.stat().st_uid != os.geteuid():
+        raise SandboxUnavailable(f"{directory} is not ours; remove it")
+    fd = os.open(directory / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 _uids = _UidPool()
@@ -129,7 +168,7 @@ class Sandbox:
                 "to run code without a sandbox.")
         probe = self.run({"mode": "calls", "code": "def f():\n    return 1\n", "entry_point": "f",
                           "cases": [{"args": []}]})
-        if not probe.records or probe.records[0].get("value") != 1:
+        if [r.get("value") for r in probe.records if "kind" not in r] != [1]:
             detail = probe.stderr.decode(errors="replace").strip()[:300]
             raise SandboxUnavailable(
                 f"bubblewrap could not start a sandbox ({detail or 'no output'}). User namespaces may "
@@ -219,7 +258,8 @@ class Sandbox:
 
 def collect(lim: SandboxLimits, stdin, stdout, stderr, result_fd: int, payload: bytes, stop) -> RawRun:
     """Feed the job to `stdin`, then read stdout, stderr and the result channel until all three
-    close, the wall clock runs out or an output cap is passed; `stop()` then ends the job."""
+    close, the wall clock (started by the harness's first record) runs out or an output cap is
+    passed; `stop()` then ends the job."""
     raw = RawRun()
     try:
         stdin.write(payload)
@@ -232,7 +272,8 @@ def collect(lim: SandboxLimits, stdin, stdout, stderr, result_fd: int, payload: 
     for fd in buffers:
         os.set_blocking(fd, False)
         sel.register(fd, selectors.EVENT_READ)
-    deadline = time.monotonic() + lim.wall_seconds
+    deadline = time.monotonic() + START_SECONDS + lim.wall_seconds
+    started = False  # the harness's first record says the job itself began: its wall clock starts then
     open_fds = set(buffers)
     while open_fds:
         remaining = deadline - time.monotonic()
@@ -249,6 +290,9 @@ def collect(lim: SandboxLimits, stdin, stdout, stderr, result_fd: int, payload: 
                 open_fds.discard(key.fd)
                 continue
             buffers[key.fd] += chunk
+            if key.fd == result_fd and not started:
+                started = True
+                deadline = time.monotonic() + lim.wall_seconds
             if len(buffers[key.fd]) > caps[key.fd]:
                 if key.fd == result_fd:
                     raw.garbled = "the result channel overflowed"
