@@ -47,6 +47,8 @@ class PointMatch:
     evidence: str
     reason: str = ""
     """Why the credit is what it is when a rule decided: negated, swapped, labelled, estimate."""
+    misbound: str = ""
+    """For a swapped point: the sentence that states it bound to the other term."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,13 @@ def rubric_opposites(texts: list[str], prompt: str = "") -> dict[str, str]:
     return pairs
 
 
+SWAP_STATED = 0.6
+"""A sentence bound to the other term must carry this much of the point to be a swap, not chance."""
+SWAP_MARGIN = 0.1
+"""A sentence binding the point to the other term must match the rubric's wording this much better
+than every correctly bound sentence to count as a swap (a correct statement elsewhere wins)."""
+
+
 def _swapped(window: Words, anchors: frozenset[str], pairs: dict[str, str]) -> bool:
     return any(pairs[a] in window.stem_set and a not in window.stem_set for a in anchors)
 
@@ -157,35 +166,52 @@ def match_point(point: RubricPoint, index: AnswerIndex, question: Words,
     own = words_of(point.text)
     phrases = [own, *(words_of(s) for s in point.signals)]
     opposites = opposites or {}
-    anchors = own.stem_set & frozenset(opposites)
+    # Only a point about one term of a pair can be bound to the wrong term; a point that names both
+    # ("L1 adds absolute values, L2 squared ones") is judged on its words alone.
+    anchors = frozenset(a for a in own.stem_set & frozenset(opposites) if opposites[a] not in own.stem_set)
     best = PointMatch(0.0, "")
-    best_raw: tuple[float, int, Words | None] = (-1.0, -1, None)
+    carried: list[tuple[float, int, Words]] = []  # (recall, window, phrase): each phrasing's best window
+    own_swapped = ""
     n_single = len(index.singles)
     for phrase in phrases:
         if not phrase.words:
             continue
         r = index.recalls(phrase, question)
         if anchors:
-            r = r[:n_single]  # a swap is judged sentence by sentence
-        if r.size:
+            # A swap is judged sentence by sentence: the point is credited from sentences that bind
+            # it to its own term, and it counts as swapped when, in the rubric's own wording, a
+            # sentence bound to the other term states it clearly better than any correctly bound one.
+            r = r[:n_single]
+            swapped = np.array([_swapped(index.window(i).words, anchors, opposites) for i in range(r.size)], dtype=bool)
+            if swapped.any():
+                ok = float(r[~swapped].max()) if (~swapped).any() else 0.0
+                worst = float(r[swapped].max())
+                if phrase is own and worst >= SWAP_STATED and worst > ok + SWAP_MARGIN:
+                    own_swapped = index.window(int(np.argmax(np.where(swapped, r, -1.0)))).text
+                r = np.where(swapped, -1.0, r)
+        if r.size and r.max() > 0:
             k = int(np.argmax(r))
-            if r[k] > best_raw[0] + 1e-9:
-                best_raw = (float(r[k]), k, phrase)
-    recall, k, best_phrase = best_raw
-    if best_phrase is not None:
+            carried.append((float(r[k]), k, phrase))
+    # The phrasing whose words the answer carries best decides; between phrasings that carry them
+    # equally well, the one the combiner credits more (a signal worded like the answer) wins.
+    top = max((c[0] for c in carried), default=0.0)
+    denied = False
+    for recall, k, phrase in (c for c in carried if c[0] >= top - 1e-6):
         window = index.window(k)
         soft = float(np.clip((recall - 0.15) / 0.55, 0.0, 1.0))
-        learned = shipped().predict(features_of(best_phrase, window.words, question))
+        learned = shipped().predict(features_of(phrase, window.words, question))
         learned = float(np.clip((learned - 0.2) / 0.6, 0.0, 1.0))
         # A point stated in full earns full credit: the blend tops out a little under 1 (the learned
         # view rarely says 1.0 for one sentence), so the top few hundredths are stretched onto 1.
         credit = min(1.0, (0.6 * soft + 0.4 * learned) / FULL_CREDIT_AT) if soft > 0 else 0.0
-        if credit > 0 and _negated(window, best_phrase) and not own.negated:
-            best = PointMatch(0.0, "", "negated")
-        elif credit > 0 and anchors and _swapped(window.words, anchors, opposites):
-            best = PointMatch(0.0, "", "swapped")
-        else:
-            best = PointMatch(credit, window.text if credit > 0 else "")
+        if credit > 0 and _negated(window, phrase) and not phrase.negated:
+            denied = True  # this phrasing is there only under a negation
+        elif credit > best.credit:
+            best = PointMatch(credit, window.text)
+    if denied and best.credit == 0:
+        best = PointMatch(0.0, "", "negated")
+    if own_swapped:
+        best = PointMatch(0.0, "", "swapped", misbound=own_swapped)  # stated, but bound to the other term
     label = structure.star_label_of(point.id, point.text)
     if star and label in star and len(words_of(star[label]).words) >= 3:
         section = star[label]

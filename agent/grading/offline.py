@@ -117,7 +117,12 @@ def match_points(points: Sequence[RubricPoint], prompt: str, answer: str, prior_
             star[label] = (star.get(label, "") + " " + section).strip()
     q = words_of(prompt)
     opposites = rubric_opposites(list(rubric) or [prompt, *(p.text for p in points)], prompt)
-    return {p.id: match_point(p, index, q, opposites, star) for p in points}
+    matches = {p.id: match_point(p, index, q, opposites, star) for p in points}
+    # A sentence that states one point bound to the wrong term ("recall is the share of flagged
+    # items that are positive") cannot also earn the point it really describes.
+    misbound = {m.misbound for m in matches.values() if m.misbound}
+    return {pid: PointMatch(0.0, "", "swapped") if m.evidence in misbound and m.credit > 0 else m
+            for pid, m in matches.items()}
 
 
 def stated_key_points(question: Question, answer: str, prior_answers: Sequence[str] = ()) -> list[str]:
