@@ -57,7 +57,11 @@ from agent.store.models import SessionRow
 from agent.store.repository import Store
 from tools.runner import RunResult
 
-__all__ = ["Backup", "Challenge", "Progress", "RunResult", "SessionService", "SessionSummary", "Step", "Transcript", "TranscriptStep", "check_bank", "open_catalog"]
+# What front-ends may use: the service, its verbs' result types, and two store-free helpers.
+__all__ = [
+    "Backup", "Challenge", "Progress", "RunResult", "SessionService", "SessionSummary", "Step", "Transcript",
+    "TranscriptStep", "check_bank", "open_catalog",
+]
 
 log = logging.getLogger(__name__)
 
