@@ -1,11 +1,28 @@
-"""The graph's checkpointer: a SQLite file under COACH_HOME, or PostgreSQL beside the store."""
+"""The graph's checkpointer: a SQLite file under COACH_HOME, or PostgreSQL beside the store.
+
+The interview state holds the domain's pydantic types; the checkpointer is told which ones it may
+rebuild (LangGraph warns about, and will soon refuse, any type not on its allow-list).
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from agent.config import Settings
+from agent.domain import CodeRun, Grade, GuardrailEvent, KeyPointVerdict, Turn, Usage
+from agent.graph.state import Action, OpenTurn
+
+STATE_TYPES = (Action, OpenTurn, Turn, Grade, KeyPointVerdict, Usage, GuardrailEvent, CodeRun)
+
+
+def _allow_state_types(saver: Any) -> Any:
+    """Rebuild only LangGraph's own safe types and ours: nothing else in a checkpoint is imported."""
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    saver.serde = JsonPlusSerializer(allowed_msgpack_modules=[(t.__module__, t.__name__) for t in STATE_TYPES])
+    return saver
 
 
 @asynccontextmanager
@@ -16,7 +33,7 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[object]:
 
         async with AsyncPostgresSaver.from_conn_string(url.replace("+psycopg", "")) as saver:
             await saver.setup()
-            yield saver
+            yield _allow_state_types(saver)
         return
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
@@ -24,4 +41,4 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[object]:
     async with AsyncSqliteSaver.from_conn_string(str(settings.checkpoint_path)) as saver:
         await saver.conn.execute("PRAGMA journal_mode=WAL")
         await saver.conn.execute("PRAGMA synchronous=NORMAL")
-        yield saver
+        yield _allow_state_types(saver)
