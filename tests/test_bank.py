@@ -65,3 +65,42 @@ def test_rubrics_follow_the_flow_interviewers_grade() -> None:
             assert star <= ids and len(ids - star) >= 1, q.id
         if q.kind not in ("coding", "rapid_fire"):
             assert q.common_mistakes and len(q.follow_ups) >= 2, q.id
+
+
+# The slow-but-correct variant of each challenge whose statement asks for a complexity and whose
+# hidden cases enforce it with a large input within the sandbox's CPU limit.
+NAIVE_BY_COMPLEXITY = {
+    "two-sum": (
+        "def two_sum(nums, target):\n"
+        "    for j in range(len(nums)):\n"
+        "        for i in range(j):\n"
+        "            if nums[i] + nums[j] == target:\n"
+        "                return [i, j]\n"
+        "    return []\n"
+    ),
+    "median-stream": (
+        "class MedianFinder:\n"
+        "    def __init__(self):\n"
+        "        self.data = []\n"
+        "    def add(self, num):\n"
+        "        self.data.append(num)\n"
+        "    def median(self):\n"
+        "        if not self.data:\n"
+        "            return None\n"
+        "        s = sorted(self.data)\n"
+        "        n = len(s)\n"
+        "        return float(s[n // 2]) if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2\n"
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("challenge_id", sorted(NAIVE_BY_COMPLEXITY))
+def test_challenges_that_state_a_complexity_fail_the_naive_variant(challenge_id: str) -> None:
+    from tools.runner import CodeRunner
+
+    challenge = Catalog.load().challenge(challenge_id)
+    runner = CodeRunner()
+    assert runner.run_challenge(challenge.reference_solution, challenge).status == "passed"
+    naive = runner.run_challenge(NAIVE_BY_COMPLEXITY[challenge_id], challenge)
+    assert naive.status in ("timeout", "failed"), naive.message
