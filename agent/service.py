@@ -244,6 +244,7 @@ class SessionService:
         self.store.session(session_id, user)
         graph = await self._interview_graph()
         async with self._locks[session_id]:
+            await self._upgrade_legacy_thread(graph, session_id)
             snapshot = await graph.aget_state(self._config(session_id))
             values = snapshot.values
             self._persist(session_id, user, values)
@@ -369,6 +370,18 @@ class SessionService:
     def _price(self, usage: Any) -> float:
         return cost_usd(usage, self.settings.prices)
 
+    async def _upgrade_legacy_thread(self, graph: Any, session_id: str) -> None:
+        """A thread checkpointed before the state was typed (plain dicts) cannot continue: its
+        graded answers are all in the store already, so the session is closed with them."""
+        snapshot = await graph.aget_state(self._config(session_id))
+        if not isinstance(snapshot.values.get("current"), dict):
+            return
+        log.info("session %s: closing a session checkpointed by an older version", session_id)
+        self.store.finish_session(session_id, session_score(self.store.turns(session_id)))
+        self._active.pop(session_id, None)
+        raise SessionClosed(f"session {session_id} was started by an older version of the coach; its graded "
+                            "answers are saved (`coach sessions`). Start a new one with `coach interview`")
+
     def _config(self, session_id: str) -> dict[str, Any]:
         return {
             "configurable": {"thread_id": session_id},
@@ -376,13 +389,14 @@ class SessionService:
         }
 
     async def _act(self, session_id: str, user: str, kind: ActionKind, text: str = "", key: str | None = None) -> Step:
+        graph = await self._interview_graph()
         if self._active.get(session_id) != user:
             row = self.store.session(session_id, user)  # NotFound for another user's session
             if row.status == "finished":
                 raise SessionClosed(f"session {session_id} has ended; start a new one with `coach interview`")
+            await self._upgrade_legacy_thread(graph, session_id)
             self._active[session_id] = user
         action = Action(kind=kind, text=text, at=datetime.now(UTC), key=key)
-        graph = await self._interview_graph()
         async with self._locks[session_id]:
             return await self._run(graph, session_id, user, Command(resume=action))
 

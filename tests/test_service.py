@@ -112,3 +112,21 @@ async def test_the_same_action_delivered_twice_is_handled_once(coach: SessionSer
     assert len(coach.store.turns(step.session_id)) == 1
     follow = await coach.answer(step.session_id, "gil", "Writes slow down.", key="update-42")
     assert follow.graded and follow.finished
+
+
+async def test_a_session_checkpointed_before_the_state_was_typed_closes_with_its_answers_kept(
+    coach: SessionService,
+) -> None:
+    step = await coach.start("fi", topic="sql", questions=2)
+    step = await coach.answer(step.session_id, "fi", "Lookups avoid a full table scan.")
+    graph = await coach._interview_graph()
+    config = coach._config(step.session_id)
+    old = (await graph.aget_state(config)).values["current"]
+    # What an older coach left in its checkpoint: the open turn as a plain dict.
+    await graph.aupdate_state(config, {"current": old.model_dump(mode="json")})
+    fresh = SessionService(coach.settings, coach.store, coach.catalog, coach.llm, coach._stack,
+                           checkpointer=coach._checkpointer)  # a new process: nothing cached
+    with pytest.raises(SessionClosed, match="older version of the coach; its graded answers are saved"):
+        await fresh.answer(step.session_id, "fi", "Writes get slower.")
+    assert [t.answer for t in coach.store.turns(step.session_id)] == ["Lookups avoid a full table scan."]
+    assert coach.store.session(step.session_id, "fi").status == "finished"
