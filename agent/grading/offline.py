@@ -68,12 +68,18 @@ def tries_to_instruct_the_grader(answer: str) -> bool:
     return bool(_INJECTION.search(answer))
 
 
+GLUE_WORDS = frozenset(["a", "an", "the", "of", "to", "in", "is", "are", "and", "or", "for", "on", "by", "it", "be", "as", "at", "so", "if", "we", "i"])
+"""The short words every English sentence needs: a list of terms with them stripped has none."""
+
+
 def looks_like_term_list(answer: str) -> bool:
     """True when an answer is mostly bare terms: few function words, no sentence structure."""
     toks = tokens(answer)
     if len(toks) < 10:
         return False  # a terse rapid-fire reply is not stuffing
     function_share = sum(t in STOPWORDS or t in NEGATIONS for t in toks) / len(toks)
+    if len(toks) >= 15 and sum(t in GLUE_WORDS for t in toks) / len(toks) < 0.02:
+        return True  # English, however terse, keeps its "a", "the", "of", "to", "is" somewhere
     punctuated = bool(re.search(r"[.!?;:](?:\s|$)", answer))  # sentence marks, not "contextlib.contextmanager"
     # Terse but real sentences ("Offline evaluation scores a fixed set before release.") have few
     # function words too; only a near-absence of them condemns a punctuated answer.
