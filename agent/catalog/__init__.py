@@ -7,7 +7,9 @@
 
 A bank directory holds `questions/*.yaml`, `challenges/*.yaml` and `formats.yaml`. A directory
 of question files only (the older layout) keeps the bundled challenges and formats. Each YAML
-file is parsed once per process, with the C loader where libyaml is present.
+file is parsed once per process, with the C loader where libyaml is present; given a cache
+directory (the service passes one under COACH_HOME), the parsed YAML is reused across processes
+while the files are unchanged (`cache.py`), and validated again on every load.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from agent.catalog.cache import cached_items
 from agent.domain import Challenge, InterviewFormat, Question, QuestionKind
 from agent.errors import ConfigError, NotFound
 
@@ -63,9 +66,9 @@ def _items(path: Path) -> list[Any]:
     return raw
 
 
-def _parse(model: type[M], path: Path) -> list[M]:
+def _parse(model: type[M], path: Path, items: list[Any] | None = None) -> list[M]:
     try:
-        return [model.model_validate(item) for item in _items(path)]
+        return [model.model_validate(item) for item in (_items(path) if items is None else items)]
     except ValidationError as err:
         first = err.errors()[0]
         raise ConfigError(f"bank file {path.name} is invalid: {first['loc']} {first['msg']}") from None
@@ -97,9 +100,10 @@ class Catalog:
         self.source = source
 
     @classmethod
-    def load(cls, directory: Path | None = None) -> Catalog:
-        """The bank in `directory` (default: the bundled one), loaded once per process."""
-        return _load_cached((directory or BUNDLED).resolve())
+    def load(cls, directory: Path | None = None, cache_dir: Path | None = None) -> Catalog:
+        """The bank in `directory` (default: the bundled one), loaded once per process; with
+        `cache_dir`, its parsed YAML is kept there for the next process."""
+        return _load_cached((directory or BUNDLED).resolve(), cache_dir)
 
     # --- questions ---------------------------------------------------------------------------
 
@@ -149,11 +153,15 @@ class Catalog:
 
 
 @lru_cache(maxsize=8)
-def _load_cached(directory: Path) -> Catalog:
+def _load_cached(directory: Path, cache_dir: Path | None = None) -> Catalog:
     layout = BankLayout(directory)
-    questions = [q for path in sorted(layout.questions.glob("*.yaml")) for q in _parse(Question, path)]
+    question_files = sorted(layout.questions.glob("*.yaml"))
+    challenge_files = sorted(layout.challenges.glob("*.yaml"))
+    files = [*question_files, *challenge_files, layout.formats]
+    raw = dict(zip(files, cached_items(files, _items, cache_dir), strict=True))
+    questions = [q for path in question_files for q in _parse(Question, path, raw[path])]
     if not questions:
         raise ConfigError(f"the question bank at {layout.questions} is empty")
-    challenges = [c for path in sorted(layout.challenges.glob("*.yaml")) for c in _parse(Challenge, path)]
-    formats = _parse(InterviewFormat, layout.formats)
+    challenges = [c for path in challenge_files for c in _parse(Challenge, path, raw[path])]
+    formats = _parse(InterviewFormat, layout.formats, raw[layout.formats])
     return Catalog(questions, challenges, formats, source=layout.directory)
