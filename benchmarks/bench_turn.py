@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -35,6 +33,7 @@ from typing import Any, TypedDict
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import START, StateGraph
 from langgraph.types import Command, interrupt
+from machine import describe  # benchmarks/machine.py, beside this script
 
 from agent.config import Settings
 from agent.service import SessionService
@@ -49,11 +48,6 @@ WARM_UP = 10
 def answer(n: int) -> str:
     """A different answer each turn, as in life: no cache keyed by the text gets a free hit."""
     return f"{ANSWER} In my project number {n} we kept it under {n % 7 + 2} MB."
-
-
-def machine() -> str:
-    return (f"{platform.machine()} {os.cpu_count()} cores ({platform.processor() or 'cpu'}), "
-            f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -116,7 +110,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternated runs of each side; the best p50 counts")
     parser.add_argument("--coach-only", action="store_true", help="skip the anchor (for profiling)")
     args = parser.parse_args()
-    print(f"machine: {machine()}")
+    print(describe())
     coach: list[list[float]] = []
     bare: list[list[float]] = []
     for _ in range(args.rounds):

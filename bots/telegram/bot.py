@@ -36,7 +36,7 @@ from agent.errors import CoachError
 from agent.service import SessionService, Step
 from bots.render_transcript import render_html
 from bots.telegram.render import grade_html, prompt_html, report_html, split_message
-from bots.telegram.typing import TYPING_AFTER, typing_if_slow
+from bots.telegram.indicator import TYPING_AFTER, typing_if_slow
 
 log = logging.getLogger(__name__)
 
