@@ -40,8 +40,11 @@ def _exit_now(code: int) -> None:
     0.3-0.7 s here, a third of a short interview. Everything that matters is finished by now: the
     command has returned (the service closed its store, checkpointer and runner), and the exit
     hooks below still run (log handlers, temporary directories); then the output is flushed.
-    Only the console entry point does this, never code that imports the app.
+    Only the console entry point does this, never code that imports the app; and not under a
+    profiler or tracer (cProfile, pyinstrument, coverage), which write their report at teardown.
     """
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)
     atexit._run_exitfuncs()  # what a normal exit runs: finalizers, logging.shutdown, ...
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
