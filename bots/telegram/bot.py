@@ -35,8 +35,8 @@ from telegram.request import BaseRequest
 from agent.errors import CoachError
 from agent.service import SessionService, Step
 from bots.render_transcript import render_html
-from bots.telegram.render import grade_html, prompt_html, report_html, split_message
 from bots.telegram.indicator import TYPING_AFTER, typing_if_slow
+from bots.telegram.render import grade_html, prompt_html, report_html, split_message
 
 log = logging.getLogger(__name__)
 
