@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import random
 import statistics
@@ -168,6 +169,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=["paced", "burst", "both", "none"], default="both",
                         help="none: start-up only")
     args = parser.parse_args()
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per reminder job otherwise
     print(describe())
     wall, (imports, opened, built, first) = startup()
     print(f"start-up, fresh process (best of 3): {wall:.2f} s = interpreter + imports {imports:.2f} s, "

@@ -1,11 +1,15 @@
-"""The bank's parse cache: same items as the YAML, a changed file misses, a broken cache is ignored."""
+"""The bank's parse cache: same items as the YAML, a changed file misses, a broken cache is ignored;
+challenges are read when first used."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from agent.catalog import BUNDLED, Catalog, _items, _load_cached
 from agent.catalog.cache import cached_items
+from agent.errors import ConfigError
 
 
 def _bank(tmp_path: Path) -> list[Path]:
@@ -54,3 +58,16 @@ def test_the_bundled_bank_loads_the_same_through_the_cache(tmp_path: Path) -> No
         assert cached.challenges == plain.challenges and cached.formats == plain.formats
     finally:
         _load_cached.cache_clear()
+
+
+def test_challenges_are_read_on_first_use(tmp_path: Path) -> None:
+    bank = tmp_path / "bank"
+    (bank / "questions").mkdir(parents=True)
+    (bank / "challenges").mkdir()
+    (bank / "questions" / "q.yaml").write_text((BUNDLED / "questions" / sorted(
+        p.name for p in (BUNDLED / "questions").glob("*.yaml"))[0]).read_text())
+    (bank / "challenges" / "broken.yaml").write_text("- id: [not, a, challenge]\n")
+    catalog = Catalog.load(bank)  # questions and formats are checked now; challenges wait
+    assert len(catalog) > 0
+    with pytest.raises(ConfigError, match="broken.yaml"):
+        _ = catalog.challenges
