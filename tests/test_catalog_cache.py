@@ -69,5 +69,5 @@ def test_challenges_are_read_on_first_use(tmp_path: Path) -> None:
     (bank / "challenges" / "broken.yaml").write_text("- id: [not, a, challenge]\n")
     catalog = Catalog.load(bank)  # questions and formats are checked now; challenges wait
     assert len(catalog) > 0
-    with pytest.raises(ConfigError, match="broken.yaml"):
+    with pytest.raises(ConfigError, match=r"broken\.yaml"):
         _ = catalog.challenges
