@@ -147,7 +147,7 @@ class SessionService:
     ) -> AsyncIterator[SessionService]:
         """Wire the service from settings: store, catalog, model adapter (checkpointer and runner on first use)."""
         llm = llm or make_llm(settings, offline)
-        catalog = catalog or Catalog.load(settings.bank_dir)
+        catalog = catalog or Catalog.load(settings.bank_dir, cache_dir=settings.home_dir / "cache")
         store = Store.open(settings.db_url)
         async with AsyncExitStack() as stack:
             stack.callback(store.close)

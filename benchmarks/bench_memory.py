@@ -3,7 +3,10 @@
 Builds a store with USERS x CARDS spaced-repetition cards (default 10,000 x 300 = 3 million) and
 topic mastery rows, then for random users times
   select: read the user's memory (due reviews, seen, mastery) and choose the next question;
-  update: record one graded answer (turn row, FSRS review of the card, topic mastery).
+  update: record one graded answer (turn row, FSRS review of the card, topic mastery);
+beside the anchor: the same reads and writes as hand-written SQL on a plain sqlite3 connection to
+the same database (three indexed SELECTs; then one transaction updating a card and a mastery row),
+with no ORM, no FSRS and no selection policy. Samples alternate between the two.
 
     python benchmarks/bench_memory.py [--users 10000] [--cards 300] [--samples 300]
 """
@@ -12,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import sqlite3
 import statistics
@@ -21,6 +22,8 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from machine import describe  # benchmarks/machine.py, beside this script
 
 from agent.domain import Grade, KeyPoint, Question, Turn
 from agent.memory import choose_question, review
@@ -40,7 +43,7 @@ def synthetic_bank(n: int) -> list[Question]:
 
 
 def populate(db_path: Path, users: int, cards: int) -> None:
-    """Bulk-load with sqlite3 directly: the schema comes from the real migrations first."""
+    """Bulk-load with sqlite3 directly: the schema comes from the store first (the models at head)."""
     Store.open(f"sqlite:///{db_path}").close()
     now = datetime.now(UTC)
     card = json.dumps(review(None, 3, now))
@@ -69,6 +72,22 @@ def populate(db_path: Path, users: int, cards: int) -> None:
     con.close()
 
 
+def raw_sample(con: sqlite3.Connection, uid: int, now: datetime) -> float:
+    """The anchor: the memory's reads and an answer's writes in plain SQL; ms."""
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+    t = time.perf_counter()
+    due = con.execute("SELECT question_id FROM review_cards WHERE user_id = ? AND due <= ? ORDER BY due LIMIT 50",
+                      (uid, stamp)).fetchall()
+    con.execute("SELECT question_id FROM review_cards WHERE user_id = ?", (uid,)).fetchall()
+    con.execute("SELECT topic, mastery, evidence, lapses FROM topic_mastery WHERE user_id = ?", (uid,)).fetchall()
+    with con:
+        con.execute("UPDATE review_cards SET reviews = reviews + 1, due = ?, updated_at = ? "
+                    "WHERE user_id = ? AND question_id = ?", (stamp, stamp, uid, due[0][0] if due else "q0"))
+        con.execute("UPDATE topic_mastery SET mastery = 0.5, evidence = evidence + 1, updated_at = ? "
+                    "WHERE user_id = ? AND topic = ?", (stamp, uid, TOPICS[0]))
+    return (time.perf_counter() - t) * 1000
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -89,9 +108,14 @@ def main() -> None:
               f"({db_path.stat().st_size / 2**20:.0f} MiB)")
         store = Store.open(f"sqlite:///{db_path}")
         rng = random.Random(11)
-        select_ms, update_ms = [], []
+        raw = sqlite3.connect(db_path)
+        raw.execute("PRAGMA journal_mode=WAL")
+        raw.execute("PRAGMA synchronous=NORMAL")  # as the store's engine sets it
+        select_ms, update_ms, anchor_ms = [], [], []
         for n in range(args.samples):
-            user = f"user{rng.randint(1, args.users)}"
+            uid = rng.randint(1, args.users)
+            user = f"user{uid}"
+            anchor = raw_sample(raw, rng.randint(1, args.users), datetime.now(UTC))
             session = store.create_session(user, "concept", [], 5, "offline")
             t = time.perf_counter()
             choice = choose_question(bank, store.memory_of(user), asked=[], difficulty=2, salt=session)
@@ -105,11 +129,14 @@ def main() -> None:
             if n >= 10:  # warm-up excluded
                 select_ms.append((t1 - t) * 1000)
                 update_ms.append((t2 - t1) * 1000)
+                anchor_ms.append(anchor)
+        raw.close()
         both = [a + b for a, b in zip(select_ms, update_ms, strict=True)]
-        print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
-              f"SQLite {sqlite3.sqlite_version}")
-        for name, values in (("select", select_ms), ("update", update_ms), ("select+update", both)):
-            print(f"  {name:14s} p50 {statistics.median(values):6.2f} ms   p95 {pct(values, 95):6.2f} ms")
+        print(f"{describe()}, SQLite {sqlite3.sqlite_version}")
+        for name, values in (("select", select_ms), ("update", update_ms), ("select+update", both),
+                             ("anchor: raw SQL", anchor_ms)):
+            print(f"  {name:16s} p50 {statistics.median(values):6.2f} ms   p95 {pct(values, 95):6.2f} ms")
+        print(f"  ratio select+update / raw SQL p50: {statistics.median(both) / statistics.median(anchor_ms):.1f}x")
         store.close()
 
 

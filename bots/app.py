@@ -1,19 +1,23 @@
 """The `coach` Typer app and what every command shares: settings, consoles, error handling.
 
-Commands live in `bots/commands/`, one module each; `bots/cli.py` imports them all.
+Commands live in `bots/commands/`, one module each; `bots/cli.py` imports them all. Importing a
+command module stays cheap (only typer and rich): each command imports what it needs when it runs,
+so `coach --help` and a light command never pay for LangGraph, SQLAlchemy or the MCP SDK.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
 
-from agent.config import Settings
 from agent.errors import CoachError
+
+if TYPE_CHECKING:  # settings pull in pydantic-settings: loaded by the commands that run, not by `--help`
+    from agent.config import Settings
 
 app = typer.Typer(
     name="coach",
@@ -52,6 +56,8 @@ def user_errors(fn: F) -> F:
 
 
 def load_settings() -> Settings:
+    from agent.config import Settings
+
     try:
         return Settings()
     except ValueError as err:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -58,7 +59,6 @@ async def test_a_full_interview_in_a_chat(bot: Harness) -> None:
     replies = await bot.text("An index avoids a full table scan, so lookups are faster.")
     assert replies[0].startswith("<b>Score 33%</b>") and "✅ faster reads" in replies[0]
     assert "What happens to inserts" in replies[1]  # the follow-up probe
-    assert any(s.method == "sendChatAction" for s in bot.api.sent)  # typing while grading
     replies = await bot.text("Inserts get slower because every index must be updated too.")
     assert replies[0].startswith("<b>Score 100%</b>")
     report = "\n".join(replies)
@@ -213,3 +213,32 @@ async def test_time_is_up_reminder_for_the_waiting_question(bot: Harness) -> Non
     before = len(bot.api.sent)
     await job.callback(context)  # a stale reminder says nothing
     assert len(bot.api.sent) == before
+
+
+async def _typing_actions(settings: Settings, mini_bank: Catalog, typing_after: float, answer_takes: float) -> int:
+    """How many typing indicators one graded answer sends, when the reply takes `answer_takes` s."""
+    async with SessionService.open(settings, offline=True, catalog=mini_bank) as coach:
+        api = FakeBotAPI()
+        app = build_application(coach, token="123:test", request=api, rate_limit=False, typing_after=typing_after)
+        async with app:
+            await app.process_update(Update.de_json(api.text_update(ADA, "/interview sql"), app.bot))
+            answer = coach.answer
+
+            async def slow_answer(*args, **kwargs):
+                await asyncio.sleep(answer_takes)
+                return await answer(*args, **kwargs)
+
+            coach.answer = slow_answer  # type: ignore[method-assign]
+            await app.process_update(Update.de_json(api.text_update(ADA, "An index avoids a scan."), app.bot))
+            assert api.replies(ADA)[-1].text  # the reply came
+        return sum(s.method == "sendChatAction" for s in api.sent)
+
+
+async def test_a_slow_reply_shows_typing_once(settings: Settings, mini_bank: Catalog) -> None:
+    # The indicator is due at once and the reply is still being prepared: exactly one indicator.
+    assert await _typing_actions(settings, mini_bank, typing_after=0.0, answer_takes=0.05) == 1
+
+
+async def test_a_fast_reply_shows_no_typing(settings: Settings, mini_bank: Catalog) -> None:
+    # The reply is ready long before the indicator would be due: no Bot API call is spent on it.
+    assert await _typing_actions(settings, mini_bank, typing_after=3600.0, answer_takes=0.0) == 0

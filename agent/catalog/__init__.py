@@ -7,13 +7,17 @@
 
 A bank directory holds `questions/*.yaml`, `challenges/*.yaml` and `formats.yaml`. A directory
 of question files only (the older layout) keeps the bundled challenges and formats. Each YAML
-file is parsed once per process, with the C loader where libyaml is present.
+file is parsed once per process, with the C loader where libyaml is present; given a cache
+directory (the service passes one under COACH_HOME), the parsed YAML is reused across processes
+while the files are unchanged (`cache.py`), and validated again on every load. Challenges are
+read on first use (only coding rounds and the runner need them: ~40% of the bank's YAML), so a
+broken challenge file is reported then, and by `coach bank validate` as always.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +25,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from agent.catalog.cache import cached_items
 from agent.domain import Challenge, InterviewFormat, Question, QuestionKind
 from agent.errors import ConfigError, NotFound
 
@@ -63,9 +68,9 @@ def _items(path: Path) -> list[Any]:
     return raw
 
 
-def _parse(model: type[M], path: Path) -> list[M]:
+def _parse(model: type[M], path: Path, items: list[Any] | None = None) -> list[M]:
     try:
-        return [model.model_validate(item) for item in _items(path)]
+        return [model.model_validate(item) for item in (_items(path) if items is None else items)]
     except ValidationError as err:
         first = err.errors()[0]
         raise ConfigError(f"bank file {path.name} is invalid: {first['loc']} {first['msg']}") from None
@@ -84,22 +89,37 @@ def _unique(items: Iterable[M], what: str) -> dict[str, M]:
 class Catalog:
     """Questions, challenges and formats by id; read-only once loaded."""
 
-    def __init__(self, questions: Iterable[Question], challenges: Iterable[Challenge] | None = None,
+    def __init__(self, questions: Iterable[Question],
+                 challenges: Iterable[Challenge] | Callable[[], Iterable[Challenge]] | None = None,
                  formats: Iterable[InterviewFormat] | None = None, source: Path | None = None) -> None:
-        """Challenges and formats left out come from the bundled bank (a catalog built in code)."""
+        """Challenges and formats left out come from the bundled bank (a catalog built in code);
+        `challenges` may be a function, called on first use."""
         self._questions: dict[str, Question] = _unique(questions, "question")
         if challenges is None or formats is None:
             bundled = Catalog.load()
-            challenges = bundled._challenges.values() if challenges is None else challenges
+            challenges = (lambda: bundled._challenges.values()) if challenges is None else challenges
             formats = bundled._formats.values() if formats is None else formats
-        self._challenges: dict[str, Challenge] = _unique(challenges, "challenge")
+        self._read_challenges: Callable[[], Iterable[Challenge]] | None = None
+        self._loaded_challenges: dict[str, Challenge] | None = None
+        if callable(challenges):
+            self._read_challenges = challenges
+        else:  # given in code: checked at once, as before
+            self._loaded_challenges = _unique(challenges, "challenge")
         self._formats: dict[str, InterviewFormat] = _unique(formats, "format")
         self.source = source
 
+    @property
+    def _challenges(self) -> dict[str, Challenge]:
+        if self._loaded_challenges is None:
+            assert self._read_challenges is not None
+            self._loaded_challenges = _unique(self._read_challenges(), "challenge")
+        return self._loaded_challenges
+
     @classmethod
-    def load(cls, directory: Path | None = None) -> Catalog:
-        """The bank in `directory` (default: the bundled one), loaded once per process."""
-        return _load_cached((directory or BUNDLED).resolve())
+    def load(cls, directory: Path | None = None, cache_dir: Path | None = None) -> Catalog:
+        """The bank in `directory` (default: the bundled one), loaded once per process; with
+        `cache_dir`, its parsed YAML is kept there for the next process."""
+        return _load_cached((directory or BUNDLED).resolve(), cache_dir)
 
     # --- questions ---------------------------------------------------------------------------
 
@@ -149,11 +169,19 @@ class Catalog:
 
 
 @lru_cache(maxsize=8)
-def _load_cached(directory: Path) -> Catalog:
+def _load_cached(directory: Path, cache_dir: Path | None = None) -> Catalog:
     layout = BankLayout(directory)
-    questions = [q for path in sorted(layout.questions.glob("*.yaml")) for q in _parse(Question, path)]
+    question_files = sorted(layout.questions.glob("*.yaml"))
+    files = [*question_files, layout.formats]
+    raw = dict(zip(files, cached_items(files, _items, cache_dir), strict=True))
+    questions = [q for path in question_files for q in _parse(Question, path, raw[path])]
     if not questions:
         raise ConfigError(f"the question bank at {layout.questions} is empty")
-    challenges = [c for path in sorted(layout.challenges.glob("*.yaml")) for c in _parse(Challenge, path)]
-    formats = _parse(InterviewFormat, layout.formats)
+    formats = _parse(InterviewFormat, layout.formats, raw[layout.formats])
+
+    def challenges() -> list[Challenge]:
+        challenge_files = sorted(layout.challenges.glob("*.yaml"))
+        items = cached_items(challenge_files, _items, cache_dir)
+        return [c for path, got in zip(challenge_files, items, strict=True) for c in _parse(Challenge, path, got)]
+
     return Catalog(questions, challenges, formats, source=layout.directory)

@@ -70,15 +70,26 @@ class AnswerIndex:
     """
 
     def __init__(self, texts: list[str]) -> None:
+        self._build(_clauses(texts))
+
+    @staticmethod
+    def of(texts: list[str]) -> AnswerIndex:
+        """The index of `texts`, shared by every texts that split into the same clauses.
+
+        Why shared: one action matches the same answer twice (the grade, then which points were
+        already stated, on a text that differs only in what the splitter drops), and the
+        matches per point are kept on the index (`matches`), so the second pass is a lookup.
+        """
+        return _index_of(_clauses(texts))
+
+    def _build(self, clauses: tuple[tuple[str, int], ...]) -> None:
         singles: list[Window] = []
         text_of: list[int] = []
-        for n, text in enumerate(texts):
-            for s in sentences(text):
-                for p in (c for step in structure.split_steps(s) for c in structure.split_clauses(step)):
-                    w = words_of(p)
-                    if w.words:
-                        singles.append(Window(p, tuple(tokens(p)), w, True))
-                        text_of.append(n)
+        for p, n in clauses:
+            singles.append(Window(p, tuple(tokens(p)), words_of(p), True))
+            text_of.append(n)
+        self.matches: dict[object, PointMatch] = {}
+        """match_point results by their other inputs (see `match_points` in offline.py)."""
         self.singles = singles
         self.pairs = [(i, i + 1) for i in range(len(singles) - 1) if text_of[i] == text_of[i + 1]]
         self.stems = np.array([s for w in singles for s in w.words.stems])
@@ -110,6 +121,19 @@ class AnswerIndex:
         else:
             per_window = per_single
         return np.asarray((weights @ per_window) / weights.sum())
+
+
+def _clauses(texts: list[str]) -> tuple[tuple[str, int], ...]:
+    """Every clause with content words, with the number of the text it came from."""
+    return tuple((p, n) for n, text in enumerate(texts) for s in sentences(text)
+                 for step in structure.split_steps(s) for p in structure.split_clauses(step) if words_of(p).words)
+
+
+@lru_cache(maxsize=16)
+def _index_of(clauses: tuple[tuple[str, int], ...]) -> AnswerIndex:
+    index = AnswerIndex.__new__(AnswerIndex)
+    index._build(clauses)
+    return index
 
 
 @lru_cache(maxsize=20_000)

@@ -116,14 +116,22 @@ def match_points(points: Sequence[RubricPoint], prompt: str, answer: str, prior_
     texts = [t for t in (*prior_answers, answer) if t and t.strip() and not is_no_attempt(t)]
     if not texts:
         return {p.id: PointMatch(0.0, "") for p in points}
-    index = AnswerIndex(texts)
+    index = AnswerIndex.of(texts)
     star: dict[str, str] = {}
     for t in texts:
         for label, section in structure.star_sections(t).items():
             star[label] = (star.get(label, "") + " " + section).strip()
     q = words_of(prompt)
     opposites = rubric_opposites(list(rubric) or [prompt, *(p.text for p in points)], prompt)
-    matches = {p.id: match_point(p, index, q, opposites, star) for p in points}
+    context = (q, tuple(sorted(opposites.items())), tuple(sorted(star.items())))
+    matches = {}
+    for p in points:
+        # match_point is a pure function of these inputs; the index keeps its results, so the
+        # same answer matched again in one action (grade, then stated points) costs a lookup.
+        key = (p, context)
+        if key not in index.matches:
+            index.matches[key] = match_point(p, index, q, opposites, star)
+        matches[p.id] = index.matches[key]
     # A sentence that states one point bound to the wrong term ("recall is the share of flagged
     # items that are positive") cannot also earn the point it really describes.
     misbound = {m.misbound for m in matches.values() if m.misbound}

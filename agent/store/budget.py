@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from agent.store.models import BudgetRow
@@ -42,7 +41,15 @@ class Spend:
 class BudgetLedger:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        # Only the dialect in use is imported: the PostgreSQL one costs ~25 ms at every start.
+        if engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            self._insert: Any = pg_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            self._insert = sqlite_insert
 
     def _ensure(self, db: Session, scopes: list[Scope]) -> None:
         now = datetime.now(UTC)

@@ -65,7 +65,9 @@ def open_engine(url: str) -> Engine:
             ) from None
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, the driver we ship
-    engine = create_engine(url, pool_pre_ping=True)
+    # A pre-ping guards against a server that dropped the connection; a SQLite file has no server,
+    # and the ping would cost a round trip on every transaction.
+    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -34,6 +33,8 @@ def eval_cmd(
     if grader is GraderChoice.claude:
         _claude(limit, max_cost, yes)
         return
+    import asyncio
+
     from evals.runner import run_evals
 
     report = asyncio.run(run_evals())
@@ -72,6 +73,8 @@ def eval_cmd(
 
 
 def _claude(limit: int, max_cost: float, yes: bool) -> None:
+    import asyncio
+
     from evals.claude_eval import claude_grader, plan_claude_eval, run_claude_eval
 
     settings = load_settings()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Annotated
 
@@ -25,6 +24,8 @@ def interview(
     session: Annotated[str | None, typer.Option("--session", help="Continue this session id.")] = None,
 ) -> None:
     """Hold a mock interview in the terminal."""
+    import asyncio
+
     from agent.service import SessionService
     from bots.terminal import read_answers, run_interview
 

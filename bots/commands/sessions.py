@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
@@ -106,6 +105,8 @@ def export_cmd(
 @user_errors
 def import_cmd(file: Annotated[Path, typer.Argument(help="A backup made by `coach export`.")]) -> None:
     """Restore a backup; sessions that already exist are skipped."""
+    from pydantic import ValidationError
+
     from agent.service import Backup
 
     try:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import secrets
-import signal
 from typing import Annotated
 
 import typer
@@ -24,6 +20,9 @@ def telegram(
     offline: Annotated[bool, typer.Option("--offline", help="Use the offline interviewer and grader.")] = False,
 ) -> None:
     """Run the coach as a Telegram bot (needs TELEGRAM_BOT_TOKEN)."""
+    import asyncio
+    import logging
+
     settings = load_settings()
     if not settings.telegram_bot_token:
         raise ConfigError("set TELEGRAM_BOT_TOKEN (from @BotFather) to run the bot")
@@ -34,6 +33,10 @@ def telegram(
 
 
 async def _serve(settings, webhook, listen, port, base_url, offline) -> None:
+    import asyncio
+    import secrets
+    import signal
+
     from agent.service import SessionService
     from bots.telegram.bot import build_application, register_commands
 

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from html import escape
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.constants import ChatType, ParseMode
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -34,8 +34,8 @@ from telegram.request import BaseRequest
 
 from agent.errors import CoachError
 from agent.service import SessionService, Step
-from bots.charts import progress_png
 from bots.render_transcript import render_html
+from bots.telegram.indicator import TYPING_AFTER, typing_if_slow
 from bots.telegram.render import grade_html, prompt_html, report_html, split_message
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,9 @@ def user_of(update: Update) -> str:
 
 
 class CoachBot:
-    def __init__(self, coach: SessionService) -> None:
+    def __init__(self, coach: SessionService, typing_after: float = TYPING_AFTER) -> None:
         self.coach = coach
+        self.typing_after = typing_after
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     # --- plumbing ---------------------------------------------------------------------------------
@@ -194,6 +195,8 @@ class CoachBot:
         if report.due:
             lines.append(f"\n{len(report.due)} review(s) due now: /interview brings them back first.")
         await self._send(update, "\n".join(lines))
+        from bots.charts import progress_png  # matplotlib: loaded on the first chart, not at start-up
+
         png = await asyncio.to_thread(progress_png, report)
         await update.effective_chat.send_photo(png, caption="Scores over time per topic")
 
@@ -257,8 +260,8 @@ class CoachBot:
         if session is None:
             await update.effective_chat.send_message("No interview is running: /interview starts one, /help explains.")
             return
-        await update.effective_chat.send_chat_action(ChatAction.TYPING)
-        step = await self.coach.answer(session, user_of(update), text, key=f"tg:{update.update_id}")
+        async with typing_if_slow(update.effective_chat, self.typing_after):
+            step = await self.coach.answer(session, user_of(update), text, key=f"tg:{update.update_id}")
         await self._show(update, step, context)
 
     async def document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -315,9 +318,11 @@ class CoachBot:
 
 
 def build_application(coach: SessionService, token: str, request: BaseRequest | None = None,
-                      base_url: str | None = None, rate_limit: bool = True) -> Application:
-    """Wire the handlers. `request` swaps the HTTP layer (the in-memory Bot API in tests)."""
-    bot = CoachBot(coach)
+                      base_url: str | None = None, rate_limit: bool = True,
+                      typing_after: float = TYPING_AFTER) -> Application:
+    """Wire the handlers. `request` swaps the HTTP layer (the in-memory Bot API in tests);
+    `typing_after`: seconds an answer's reply may take before "typing…" is shown."""
+    bot = CoachBot(coach, typing_after)
     builder = ApplicationBuilder().token(token).concurrent_updates(256)
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
