@@ -38,6 +38,7 @@ class SessionFacts(BaseModel):
     topics: list[str]
     planned_questions: int
     engine: str
+    """Who interviewed and graded: "offline" or the model id."""
     status: str
     started_at: datetime
     ended_at: datetime | None = None
@@ -108,19 +109,10 @@ class TranscriptStep(BaseModel):
     tokens: int = 0
 
 
-class Transcript(BaseModel):
+class Transcript(SessionFacts):
+    """The whole session as one versioned record: what the store knows of it, then every step."""
+
     schema_version: Literal[1] = 1
-    session_id: str
-    user: str
-    format: str
-    topics: list[str]
-    planned_questions: int
-    engine: str
-    """Who interviewed and graded: "offline" or the model id."""
-    status: str
-    started_at: datetime
-    ended_at: datetime | None = None
-    score: float | None = None
     steps: list[TranscriptStep] = Field(default_factory=list)
     cost_usd: float = 0.0
     tokens: int = 0
@@ -134,9 +126,7 @@ def build_transcript(facts: SessionFacts, turns: list[Turn], prices: dict[str, P
         tokens = sum(u.input_tokens + u.output_tokens + u.cache_read_tokens + u.cache_write_tokens for u in t.usage)
         steps.append(TranscriptStep(turn=t, seconds_taken=taken, cost_usd=round(cost, 6), tokens=tokens))
     return Transcript(
-        session_id=facts.session_id, user=facts.user, format=facts.format, topics=facts.topics,
-        planned_questions=facts.planned_questions, engine=facts.engine, status=facts.status,
-        started_at=facts.started_at, ended_at=facts.ended_at,
+        **facts.model_dump(exclude={"score"}),
         score=facts.score if facts.score is not None else session_score(turns),
         steps=steps, cost_usd=round(sum(s.cost_usd for s in steps), 6), tokens=sum(s.tokens for s in steps),
     )

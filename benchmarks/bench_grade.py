@@ -11,11 +11,11 @@ warmed on a different half first, as a running process would be.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import re
 import statistics
 import time
+
+from machine import describe  # benchmarks/machine.py, beside this script
 
 from agent.catalog import Catalog
 from agent.grading.offline import OfflineGrader
@@ -30,17 +30,6 @@ def naive_recall(reference: str, answer: str) -> float:
 
     ref = stems(reference)
     return len(ref & stems(answer)) / len(ref) if ref else 0.0
-
-
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown cpu"
 
 
 def _time(fn, items, clock=time.perf_counter) -> list[float]:
@@ -68,14 +57,13 @@ def main() -> None:
     cpu = _time(lambda c: grader.grade(bank.question(c.question_id), c.answer), timed, time.thread_time)
     p50, a50 = statistics.median(ours), statistics.median(anchor)
     p90 = sorted(ours)[int(0.9 * len(ours))]
-    print(f"machine: {platform.platform()} · {platform.machine()} · {_cpu()} · python {platform.python_version()}")
+    print(describe())
     print(f"answers: {len(timed)} (golden, hand-written) on {len({c.question_id for c in timed})} bank questions")
     print(f"{'grader':<28}{'p50 ms':>10}{'p90 ms':>10}")
     print(f"{'offline grader':<28}{p50:>10.3f}{p90:>10.3f}")
     print(f"{'anchor: naive word recall':<28}{a50:>10.3f}{sorted(anchor)[int(0.9 * len(anchor))]:>10.3f}")
     print(f"{'offline grader, CPU time':<28}{statistics.median(cpu):>10.3f}{sorted(cpu)[int(0.9 * len(cpu))]:>10.3f}"
           "  (second pass, caches warm; wall time suffers when the machine is loaded)")
-    print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     print(f"ratio p50: {p50 / a50:.0f}x the anchor · target <= 5 ms p50: {'met' if p50 <= 5 else 'MISSED'}")
 
 

@@ -88,6 +88,18 @@ def looks_like_term_list(answer: str) -> bool:
     return function_share < 0.2 or (function_share < 1 / 3 and not punctuated)
 
 
+def capped_for_form(answer: str, score: float, notes: list[str]) -> float:
+    """The score after the caps on what is not an explanation: a bare list of terms, or words
+    aimed at the grader. Each cap that applies adds its note."""
+    if looks_like_term_list(answer):
+        score = min(score * 0.4, 0.35)
+        notes.append("reads as a list of terms rather than an explanation")
+    if tries_to_instruct_the_grader(answer):
+        score = min(score * 0.4, 0.35)
+        notes.append("the answer tried to instruct the grader; that is not an answer and costs marks")
+    return score
+
+
 def is_no_attempt(answer: str) -> bool:
     """Empty, or a short admission of not knowing ("I don't know", "no idea", "??")."""
     text = answer.strip()
@@ -182,12 +194,7 @@ class OfflineGrader:
                                             evidence=m.evidence[:240] if v != "missing" else ""))
         total = sum(kp.weight for kp in points)
         score = sum(kp.weight * matches[kp.id].credit for kp in points) / total
-        if looks_like_term_list(text):
-            score = min(score * 0.4, 0.35)
-            notes.append("reads as a list of terms rather than an explanation")
-        if tries_to_instruct_the_grader(text):
-            score = min(score * 0.4, 0.35)
-            notes.append("the answer tried to instruct the grader; that is not an answer and costs marks")
+        score = capped_for_form(text, score, notes)
         return self._grade(question, points, verdicts, score, notes)
 
     def _grade(

@@ -17,14 +17,7 @@ from agent.domain import Verdict
 from agent.grading.combiner import shipped
 from agent.grading.features import features
 from agent.grading.matching import RubricPoint
-from agent.grading.offline import (
-    is_no_attempt,
-    looks_like_term_list,
-    match_points,
-    rating_for,
-    tries_to_instruct_the_grader,
-    verdict_for,
-)
+from agent.grading.offline import capped_for_form, is_no_attempt, match_points, rating_for, verdict_for
 from agent.grading.text import sentences
 
 
@@ -64,11 +57,6 @@ def grade_free_text(answer: str, *, question: str = "", reference: str = "",
     else:
         refs = [r for r in (reference, *alternates) if r and r.strip()]
         score = max(shipped().predict(features(r, answer, question)) for r in refs)
-    if looks_like_term_list(answer):
-        score = min(score * 0.4, 0.35)
-        notes.append("reads as a list of terms rather than an explanation")
-    if tries_to_instruct_the_grader(answer):
-        score = min(score * 0.4, 0.35)
-        notes.append("the answer tried to instruct the grader")
+    score = capped_for_form(answer, score, notes)
     score = round(max(0.0, min(1.0, score)), 4)
     return FreeTextGrade(score, rating_for(score), verdicts, evidence, notes)
