@@ -39,6 +39,8 @@ class KeyPoint(_Frozen):
     weight: float = Field(default=1.0, gt=0, le=5)
     signals: tuple[str, ...] = ()
     """Other ways a candidate might phrase this point (synonyms, abbreviations)."""
+    hint: str = ""
+    """A guiding question toward this point that does not state it (the offline hint; optional)."""
 
 
 class FollowUp(_Frozen):
@@ -175,6 +177,8 @@ class CodeRun(BaseModel):
     at: datetime
 
 TurnOutcome = Literal["answered", "skipped", "ended"]
+SelfRating = Annotated[int, Field(ge=1, le=3)]
+"""How sure the candidate was of an answer: 1 = didn't know, 2 = partly, 3 = clear and complete."""
 
 
 class Turn(BaseModel):
@@ -202,6 +206,12 @@ class Turn(BaseModel):
     """Answered after the question's time budget ran out (still graded)."""
     guardrail_events: list[GuardrailEvent] = Field(default_factory=list)
     code_runs: list[CodeRun] = Field(default_factory=list)
+    self_rating: SelfRating | None = None
+    """The candidate's own rating of the answer, given before seeing the grade (None: not rated)."""
+    hinted: list[str] = Field(default_factory=list)
+    """Key points a hint nudged toward: each earns at most HINTED_CREDIT of its credit."""
+    section: str | None = None
+    """The format's section this turn belongs to (e.g. "warm-up" in the 45-minute mock)."""
 
 
 class Prompt(BaseModel):
@@ -218,6 +228,30 @@ class Prompt(BaseModel):
     total: int
     time_budget_s: int | None = None
     asked_at: datetime | None = None
+    chosen_because: str = ""
+    """Why this question came: "review due" marks a review of a question missed before."""
+    section: str | None = None
+    """The format section this question belongs to, for formats with more than one."""
+    section_number: int | None = None
+    sections: int | None = None
+    elapsed_s: int | None = None
+    """Seconds since the interview's first question was asked."""
+    planned_s: int | None = None
+    """The whole interview's planned length in seconds (the sum of its time budgets)."""
+
+    @property
+    def is_review(self) -> bool:
+        return self.chosen_because == "review due"
+
+
+class SectionSummary(BaseModel):
+    """One section of a multi-section format, closed: how it went and how long it took."""
+
+    name: str
+    questions: int
+    score: float | None = None
+    seconds: float = 0.0
+    planned_s: int = 0
 
 
 class SessionReport(BaseModel):
@@ -231,4 +265,7 @@ class SessionReport(BaseModel):
     """Mean score over graded main questions (follow-ups fold into their question)."""
     by_topic: dict[str, float] = Field(default_factory=dict)
     to_review: list[dict[str, str]] = Field(default_factory=list)
-    """Key points missed, each with the model answer of its question."""
+    """Key points missed, each with the model answer of its question (and `next_review`, an ISO
+    date, when the question's spaced-repetition review is scheduled)."""
+    sections: list[SectionSummary] = Field(default_factory=list)
+    """Per-section summary, for formats with named sections (the 45-minute mock)."""

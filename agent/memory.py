@@ -15,7 +15,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fsrs import Card, Rating, Scheduler
@@ -27,6 +27,8 @@ RECENT_WEIGHT = 0.3
 WEAK_BELOW = 0.6
 MAX_PER_WEAK_TOPIC = 2
 """A weak topic leads the selection for at most this many questions of one session."""
+SELF_RATED_AGAIN = timedelta(days=1)
+"""A question the candidate rated 1 ("didn't know") comes back no later than this."""
 _scheduler = Scheduler(enable_fuzzing=False)
 
 

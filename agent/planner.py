@@ -29,6 +29,8 @@ class Slot(TypedDict, total=False):
     """A fixed question id (a scripted interview); topic and kinds are then ignored."""
     time_budget_s: int
     follow_ups: int
+    section: str
+    """The format section's name (e.g. "warm-up")."""
 
 
 DEFAULT_FORMAT = "concept"
@@ -52,10 +54,27 @@ def plan_slots(fmt: InterviewFormat, topic: str | None, n: int | None = None) ->
             kinds = list(ALL_SPOKEN if topic else SPOKEN_KINDS)
         count = n if n is not None and len(fmt.sections) == 1 else section.count
         slots += [
-            Slot(topic=topic, kinds=kinds, time_budget_s=section.time_budget_s, follow_ups=section.follow_ups)
+            Slot(topic=topic, kinds=kinds, time_budget_s=section.time_budget_s, follow_ups=section.follow_ups,
+                 section=section.name)
             for _ in range(count)
         ]
     return slots[:n] if n is not None else slots
+
+
+def section_of(plan: list[Slot], position: int) -> tuple[str | None, int | None, int]:
+    """(section name, its 1-based number, how many sections the plan has) for a slot."""
+    names: list[str] = []
+    for slot in plan:
+        name = slot.get("section")
+        if name and name not in names:
+            names.append(name)
+    name = plan[position].get("section") if 0 <= position < len(plan) else None
+    return name, (names.index(name) + 1 if name in names else None), len(names)
+
+
+def planned_seconds(plan: list[Slot]) -> int:
+    """The whole interview's planned length: every slot's time budget."""
+    return sum(slot.get("time_budget_s") or 0 for slot in plan)
 
 
 def candidates(bank: Catalog, slot: Slot) -> list[Question]:

@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from agent.config import Price
-from agent.domain import SessionReport, Turn
+from agent.domain import SectionSummary, SessionReport, Turn
 from agent.grading.offline import CREDIT
 from agent.guardrails import cost_usd
 from agent.memory import WeakTopic
@@ -77,6 +77,22 @@ def session_score(turns: list[Turn]) -> float | None:
 # --- the report -----------------------------------------------------------------------------
 
 
+def section_summaries(turns: list[Turn], scores: dict[int, float]) -> list[SectionSummary]:
+    """Per named section, in the order asked; empty unless the session had more than one section."""
+    names = list(dict.fromkeys(t.section for t in turns if t.section))
+    if len(names) < 2:
+        return []
+    out = []
+    for name in names:
+        own = [t for t in turns if t.section == name]
+        main = [t for t in own if t.follow_up_of is None]
+        graded = [scores[t.seq] for t in main if t.seq in scores]
+        seconds = sum((t.answered_at - t.asked_at).total_seconds() for t in own if t.answered_at)
+        out.append(SectionSummary(name=name, questions=len(main), score=round(mean(graded), 4) if graded else None,
+                                  seconds=round(seconds, 1), planned_s=sum(t.time_budget_s or 0 for t in main)))
+    return out
+
+
 def build_report(facts: SessionFacts, turns: list[Turn]) -> SessionReport:
     scores = question_scores(turns)
     main = {t.seq: t for t in turns if t.follow_up_of is None}
@@ -93,7 +109,7 @@ def build_report(facts: SessionFacts, turns: list[Turn]) -> SessionReport:
         status="finished" if facts.status == "finished" else "active",
         started_at=facts.started_at, ended_at=facts.ended_at, turns=turns,
         score=session_score(turns), by_topic={k: round(mean(v), 4) for k, v in sorted(by_topic.items())},
-        to_review=to_review,
+        to_review=to_review, sections=section_summaries(turns, scores),
     )
 
 
@@ -172,8 +188,55 @@ class ScorePoint(BaseModel):
     score: float
 
 
+CONFIDENCE: dict[int, float] = {1: 0.0, 2: 0.5, 3: 1.0}
+"""A self-rating on the score's scale: 1 didn't know = 0, 2 partly = 0.5, 3 clear and complete = 1."""
+CALIBRATED_WITHIN = 0.15
+"""A topic whose mean bias stays within this of zero is called calibrated."""
+
+
+def score_band(score: float) -> int:
+    """The grade on the self-rating's 1-3 scale: below a third 1, below two thirds 2, else 3."""
+    return 1 if score < 1 / 3 else 2 if score < 2 / 3 else 3
+
+
+class Calibration(BaseModel):
+    """How a candidate's self-ratings compare with their grades on one topic."""
+
+    n: int
+    """Rated, graded answers."""
+    bias: float
+    """Mean of (self-rating as 0 / 0.5 / 1) minus score: positive = overconfident."""
+    over: int
+    """Answers rated above their grade's band (e.g. rated 3, scored under two thirds)."""
+    under: int
+    matched: int
+    verdict: Literal["overconfident", "underconfident", "calibrated"]
+
+
+def calibration(rated: list[tuple[str, int, float]]) -> dict[str, Calibration]:
+    """Per topic, from (topic, self-rating 1-3, score) of each rated answer."""
+    by_topic: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for topic, rating, score in rated:
+        by_topic[topic].append((rating, score))
+    out = {}
+    for topic, pairs in sorted(by_topic.items()):
+        bias = round(mean(CONFIDENCE[r] - s for r, s in pairs), 4)
+        over = sum(r > score_band(s) for r, s in pairs)
+        under = sum(r < score_band(s) for r, s in pairs)
+        verdict: Literal["overconfident", "underconfident", "calibrated"] = (
+            "overconfident" if bias > CALIBRATED_WITHIN else "underconfident" if bias < -CALIBRATED_WITHIN
+            else "calibrated")
+        out[topic] = Calibration(n=len(pairs), bias=bias, over=over, under=under, matched=len(pairs) - over - under,
+                                 verdict=verdict)
+    return out
+
+
 class Progress(BaseModel):
     user: str
     weak_topics: list[WeakTopic]
     due: list[DueReview]
     history: list[ScorePoint]
+    upcoming: list[DueReview] = Field(default_factory=list)
+    """Missed questions whose next review is still ahead, soonest first."""
+    calibration: dict[str, Calibration] = Field(default_factory=dict)
+    """Per topic: self-ratings against grades (see `Calibration`)."""

@@ -40,6 +40,7 @@ from agent.memory import starting_difficulty, weak_topics
 from agent.planner import DEFAULT_FORMAT, candidates, plan_slots
 from agent.records import (
     Backup,
+    Calibration,
     DueReview,
     Progress,
     ScorePoint,
@@ -49,6 +50,8 @@ from agent.records import (
     TranscriptStep,
     build_report,
     build_transcript,
+    calibration,
+    score_band,
     session_score,
 )
 from agent.regrade import Regrade, regrade
@@ -59,8 +62,8 @@ from tools.runner import RunResult
 
 # What front-ends may use: the service, its verbs' result types, and two store-free helpers.
 __all__ = [
-    "Backup", "Challenge", "Progress", "RunResult", "SessionService", "SessionSummary", "Step", "Transcript",
-    "TranscriptStep", "check_bank", "open_catalog",
+    "Backup", "Calibration", "Challenge", "Progress", "RunResult", "SessionService", "SessionSummary", "Step", "Transcript",
+    "TranscriptStep", "check_bank", "open_catalog", "score_band",
 ]
 
 log = logging.getLogger(__name__)
@@ -223,11 +226,24 @@ class SessionService:
         async with self._locks[session_id]:
             return await self._run(graph, session_id, user, state)
 
-    async def answer(self, session_id: str, user: str, text: str, key: str | None = None) -> Step:
-        """Grade `text` as the answer to the waiting question. `key` makes a repeat a no-op."""
+    async def answer(self, session_id: str, user: str, text: str, key: str | None = None,
+                     confidence: int | None = None) -> Step:
+        """Grade `text` as the answer to the waiting question. `key` makes a repeat a no-op;
+        `confidence` is the candidate's self-rating (1 didn't know, 2 partly, 3 clear and complete)."""
         answer = check_answer(text, self.settings.limits)
+        _check_confidence(confidence)
         self._rate.check(user)
-        return await self._act(session_id, user, "answer", answer, key)
+        return await self._act(session_id, user, "answer", answer, key, confidence)
+
+    async def rate(self, session_id: str, user: str, seq: int, confidence: int) -> Turn:
+        """Record a self-rating for an answer already graded (a front-end that asks after sending
+        the answer, before showing the grade). A rating of 1 brings the question back tomorrow."""
+        _check_confidence(confidence)
+        self.store.session(session_id, user)  # NotFound for another user's session
+        turn = self.store.rate_turn(session_id, seq, confidence)
+        if turn is None:
+            raise NotFound(f"session {session_id} has no answered question #{seq} to rate")
+        return turn
 
     async def hint(self, session_id: str, user: str, key: str | None = None) -> Step:
         self._rate.check(user)
@@ -282,7 +298,7 @@ class SessionService:
 
     async def report(self, session_id: str, user: str) -> SessionReport:
         row = self.store.session(session_id, user)
-        return build_report(_facts(row, user), self.store.turns(session_id))
+        return self._with_review_dates(build_report(_facts(row, user), self.store.turns(session_id)))
 
     def transcript(self, session_id: str, user: str) -> Transcript:
         """The session's transcript; another user's session is NotFound, as everywhere."""
@@ -363,6 +379,8 @@ class SessionService:
             weak_topics=weak_topics(memory.mastery, Counter(topic for _q, topic, _d in due)),
             due=[DueReview(question_id=q, topic=t, due=d) for q, t, d in due],
             history=[ScorePoint(at=at, topic=topic, score=score) for at, topic, score in self.store.score_history(user)],
+            upcoming=[DueReview(question_id=q, topic=t, due=d) for q, t, d in self.store.upcoming_reviews(user)],
+            calibration=calibration(self.store.self_ratings(user)),
         )
 
     # --- internals ----------------------------------------------------------------------------
@@ -388,7 +406,8 @@ class SessionService:
             "recursion_limit": self.settings.limits.recursion_limit,
         }
 
-    async def _act(self, session_id: str, user: str, kind: ActionKind, text: str = "", key: str | None = None) -> Step:
+    async def _act(self, session_id: str, user: str, kind: ActionKind, text: str = "", key: str | None = None,
+                   confidence: int | None = None) -> Step:
         graph = await self._interview_graph()
         if self._active.get(session_id) != user:
             row = self.store.session(session_id, user)  # NotFound for another user's session
@@ -396,7 +415,7 @@ class SessionService:
                 raise SessionClosed(f"session {session_id} has ended; start a new one with `coach interview`")
             await self._upgrade_legacy_thread(graph, session_id)
             self._active[session_id] = user
-        action = Action(kind=kind, text=text, at=datetime.now(UTC), key=key)
+        action = Action(kind=kind, text=text, at=datetime.now(UTC), key=key, confidence=confidence)
         async with self._locks[session_id]:
             return await self._run(graph, session_id, user, Command(resume=action))
 
@@ -436,8 +455,16 @@ class SessionService:
             step.hints = list(current.hints)
         if done:
             row = self.store.session(session_id, user)
-            step.report = build_report(_facts(row, user), self.store.turns(session_id))
+            step.report = self._with_review_dates(build_report(_facts(row, user), self.store.turns(session_id)))
         return step
+
+    def _with_review_dates(self, report: SessionReport) -> SessionReport:
+        """Each question to review gets `next_review`: the date its spaced-repetition card is due."""
+        dates = self.store.review_dates(report.user, [item["question_id"] for item in report.to_review])
+        for item in report.to_review:
+            if item["question_id"] in dates:
+                item["next_review"] = dates[item["question_id"]].isoformat(timespec="minutes")
+        return report
 
 
 class _LazyRunner:
@@ -451,6 +478,11 @@ class _LazyRunner:
 
     async def run_tests(self, code: str, tests: str, entry_point: str | None = None) -> RunResult:
         return await self._service.runner.run_tests(code, tests, entry_point)
+
+
+def _check_confidence(confidence: int | None) -> None:
+    if confidence is not None and confidence not in (1, 2, 3):
+        raise AnswerRejected("rate how sure you are with 1 (didn't know), 2 (partly) or 3 (clear and complete)")
 
 
 def _notice(values: dict[str, Any]) -> str:

@@ -42,3 +42,33 @@ def progress_png(progress: Progress) -> bytes:
         return buf.getvalue()
     finally:
         plt.close(fig)
+
+
+def calibration_png(progress: Progress) -> bytes:
+    """Per topic, how sure the candidate was (self-rating as 0 / 0.5 / 1) against the mean score:
+    bars above the zero line are overconfidence, below it underconfidence."""
+    topics = sorted(progress.calibration)
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    try:
+        if topics:
+            biases = [progress.calibration[t].bias for t in topics]
+            colours = ["#cf222e" if b > 0.15 else "#1f6feb" if b < -0.15 else "#1a7f37" for b in biases]
+            bars = ax.bar(range(len(topics)), biases, color=colours)
+            for bar, topic in zip(bars, topics, strict=True):
+                c = progress.calibration[topic]
+                ax.annotate(f"n={c.n}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                            ha="center", va="bottom" if c.bias >= 0 else "top", fontsize=8)
+            ax.set_xticks(range(len(topics)), topics, rotation=30, ha="right", fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "No self-rated answers yet", ha="center", va="center", transform=ax.transAxes)
+        ax.axhline(0, color="#5b6573", linewidth=1)
+        ax.set_ylim(-1.05, 1.05)
+        ax.set_ylabel("bias: self-rating − score")
+        ax.set_title(f"Calibration · {progress.user} (above 0: overconfident, below: underconfident)")
+        ax.grid(alpha=0.3, axis="y")
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        return buf.getvalue()
+    finally:
+        plt.close(fig)

@@ -19,15 +19,16 @@ from rich.table import Table
 
 from agent.domain import Grade, Prompt, SessionReport, Turn
 from agent.errors import AnswerRejected
-from agent.service import SessionService, Step
+from agent.service import SessionService, Step, score_band
+from bots.countdown import Countdown, clock
 
 MARKS = {"covered": "[green]✓[/]", "partial": "[yellow]~[/]", "missing": "[red]✗[/]"}
 RATING = {1: "again", 2: "hard", 3: "good", 4: "easy"}
 COMMANDS = ("/hint", "/skip", "/end")
 
 
-def read_answers(console: Console, interactive: bool) -> Iterator[str]:
-    """Yield one answer at a time until input ends."""
+def read_answers(console: Console, interactive: bool, countdown: Countdown | None = None) -> Iterator[str]:
+    """Yield one answer at a time until input ends (on a terminal, under a live `countdown`)."""
     if not interactive:
         for line in sys.stdin:
             yield line.rstrip("\n")
@@ -36,9 +37,13 @@ def read_answers(console: Console, interactive: bool) -> Iterator[str]:
         lines: list[str] = []
         console.print("[dim]your answer (empty line to send; ``` for code; /hint /skip /end /file PATH):[/]")
         fenced = False
+        if countdown is not None:
+            countdown.show()
         while True:
             try:
                 line = input("> " if not lines else "  ")
+                if countdown is not None:
+                    countdown.line_entered(len(line) + 2)
             except EOFError:
                 if lines:
                     yield "\n".join(lines)
@@ -60,28 +65,79 @@ def read_answers(console: Console, interactive: bool) -> Iterator[str]:
             lines.append(line)
 
 
+SELF_RATE_PROMPT = "How sure are you? 1 didn't know / 2 partly / 3 clear and complete (Enter to skip): "
+SELF_RATING = {1: "didn't know", 2: "partly", 3: "clear and complete"}
+
+
+def parse_self_rating(line: str) -> int | None:
+    """A self-rating line: "1", "2" or "3"; empty skips. Anything else is AnswerRejected."""
+    line = line.strip()
+    if not line:
+        return None
+    if line in ("1", "2", "3"):
+        return int(line)
+    raise AnswerRejected(f"{line[:40]!r} is not a self-rating: the line after each answer is 1, 2, 3 or empty")
+
+
+def piped_self_rating(console: Console, answers: Iterator[str]) -> Callable[[], int | None]:
+    """With `--self-rate` on piped input, the line after each answer is its rating."""
+
+    def rate() -> int | None:
+        try:
+            return parse_self_rating(next(answers, ""))
+        except AnswerRejected as err:
+            console.print(f"[yellow]{escape(str(err))}; this answer is sent unrated[/]")
+            return None
+
+    return rate
+
+
+def tty_self_rating(console: Console) -> Callable[[], int | None]:
+    """On a terminal: ask after each answer, before the grade, until a valid rating or Enter."""
+
+    def rate() -> int | None:
+        while True:
+            try:
+                return parse_self_rating(input(SELF_RATE_PROMPT))
+            except AnswerRejected as err:
+                console.print(f"[yellow]{escape(str(err))}[/]")
+            except EOFError:
+                return None
+
+    return rate
+
+
 async def run_interview(
-    coach: SessionService, console: Console, user: str, first: Step, answers: Iterator[str]
+    coach: SessionService, console: Console, user: str, first: Step, answers: Iterator[str],
+    self_rating: Callable[[], int | None] | None = None, countdown: Countdown | None = None,
 ) -> Step:
-    """Drive one interview from `first` until it finishes or input runs out."""
+    """Drive one interview from `first` until it finishes or input runs out.
+
+    `self_rating`, when given, is asked after each answer (before it is graded)."""
     step = first
     shown = render_step(console, step, shown=(0, 0))
+    if countdown is not None:
+        countdown.follow(step.prompt)
     actions: dict[str, Callable] = {"/hint": coach.hint, "/skip": coach.skip, "/end": coach.end}
     for raw in answers:
         if step.finished:
             break
         command = raw.strip().lower()
+        if countdown is not None:
+            countdown.pause()
         try:
             if command in actions:
                 step = await actions[command](step.session_id, user)
-            elif command.startswith("/file "):
-                step = await coach.answer(step.session_id, user, _read_answer_file(raw.strip()[6:].strip()))
             else:
-                step = await coach.answer(step.session_id, user, raw)
+                text = _read_answer_file(raw.strip()[6:].strip()) if command.startswith("/file ") else raw
+                confidence = self_rating() if self_rating else None
+                step = await coach.answer(step.session_id, user, text, confidence=confidence)
         except AnswerRejected as err:
             console.print(f"[yellow]{escape(str(err))}[/]")
             continue
         shown = render_step(console, step, shown)
+        if countdown is not None:
+            countdown.follow(step.prompt)
         if step.finished:
             break
     return step
@@ -115,8 +171,31 @@ def render_step(console: Console, step: Step, shown: tuple[int, int]) -> tuple[i
 
 def render_prompt(console: Console, prompt: Prompt) -> None:
     label = "Follow-up" if prompt.is_follow_up else f"Question {prompt.number}/{prompt.total}"
-    title = f"{label} · {prompt.topic} · {prompt.kind.replace('_', ' ')}"
+    if prompt.is_review and not prompt.is_follow_up:
+        label = f"Review · {label}"
+    title = f"{label} · {escape(prompt.topic)} · {prompt.kind.replace('_', ' ')}"
+    if prompt.time_budget_s:
+        title += f" · ⏱ {clock(prompt.time_budget_s)}"
+    if prompt.sections and prompt.sections > 1 and prompt.section:
+        if prompt.section_number == 1 and prompt.number == 1 and not prompt.is_follow_up:
+            console.rule(f"{prompt.sections} sections · about {clock(prompt.planned_s or 0)} in all")
+        console.print(f"[bold]Section {prompt.section_number}/{prompt.sections} · {escape(prompt.section)}[/]"
+                      f" · {clock(prompt.elapsed_s or 0)} elapsed of {clock(prompt.planned_s or 0)}")
     console.print(Panel(escape(prompt.text), title=title, title_align="left", border_style="cyan"))
+    if prompt.is_review and not prompt.is_follow_up:
+        console.print("[dim]a review: you missed this one before, so it came back[/]")
+
+
+def time_line(turn: Turn) -> str:
+    """How long the answer took against the question's budget."""
+    if not turn.answered_at:
+        return ""
+    taken = (turn.answered_at - turn.asked_at).total_seconds()
+    if not turn.time_budget_s:
+        return f"answered in {clock(taken)}"
+    left = turn.time_budget_s - taken
+    verdict = f"{clock(left)} to spare" if left >= 0 else f"{clock(-left)} over: late"
+    return f"answered in {clock(taken)} of {clock(turn.time_budget_s)} ({verdict})"
 
 
 def render_grade(console: Console, turn: Turn) -> None:
@@ -128,8 +207,15 @@ def render_grade(console: Console, turn: Turn) -> None:
     console.print(
         f"[bold]score {grade.score:.0%}[/] · rating {grade.rating} ({RATING[grade.rating]}) · graded by {grade.grader}"
     )
+    if turn.self_rating:
+        console.print(f"you rated it {turn.self_rating} ({SELF_RATING[turn.self_rating]}) · "
+                      f"the grade says {score_band(grade.score)}")
+    if turn.outcome == "answered" and turn.answered_at:
+        console.print(f"[dim]{time_line(turn)}[/]")
     for v in grade.verdicts:
         line = f"  {MARKS[v.verdict]} {escape(v.key_point)}"
+        if v.key_point in turn.hinted:
+            line += " [magenta](hinted: at most 50%)[/]"
         if v.evidence:
             line += f' [dim]— "{escape(" ".join(v.evidence.split())[:100])}"[/]'
         console.print(line)
@@ -148,9 +234,17 @@ def render_report(console: Console, report: SessionReport) -> None:
         for topic, value in report.by_topic.items():
             table.add_row(topic, f"{value:.0%}")
         console.print(table)
+    if report.sections:
+        table = Table("section", "questions", "score", "time", title="Sections")
+        for sec in report.sections:
+            table.add_row(escape(sec.name), str(sec.questions), "n/a" if sec.score is None else f"{sec.score:.0%}",
+                          f"{clock(sec.seconds)} of {clock(sec.planned_s)}")
+        console.print(table)
     for item in report.to_review:
+        review = f"\n\n[bold]Next review:[/] {escape(item['next_review'])}" if item.get("next_review") else ""
         console.print(Panel(
-            f"[bold]Missed:[/] {escape(item['missed'])}\n\n[bold]Model answer:[/] {escape(item['model_answer'])}",
+            f"[bold]Missed:[/] {escape(item['missed'])}\n\n[bold]Model answer:[/] {escape(item['model_answer'])}"
+            + review,
             title=escape(item["prompt"][:90]),
             title_align="left",
             border_style="yellow",

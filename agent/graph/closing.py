@@ -9,6 +9,7 @@ from agent.domain import CodeRun, Grade, Question, Usage
 from agent.grading.offline import stated_key_points
 from agent.graph.state import Action, InterviewState, OpenTurn
 from agent.guardrails import GuardedLLM
+from agent.hints import cap_hinted
 
 
 def earlier_answers(state: InterviewState, question_id: str) -> tuple[str, ...]:
@@ -30,6 +31,8 @@ def close_turn(state: InterviewState, question: Question, turn: OpenTurn, action
     answer = "" if skipped else action.text
     if skipped:
         grade.notes.append("skipped")
+    if turn.hinted and not skipped:
+        grade = cap_hinted(grade, question, turn.hinted, (turn.probed_key_point,) if turn.probed_key_point else ())
     late = is_late(turn, action)
     if late and not skipped:
         grade.notes.append("answered after the time budget")
@@ -37,6 +40,7 @@ def close_turn(state: InterviewState, question: Question, turn: OpenTurn, action
         answer=answer, outcome="skipped" if skipped else "answered", answered_at=action.at, late=late,
         code_runs=[*turn.code_runs, *code_runs], grade=grade, usage=[*turn.usage, *usage],
         guardrail_events=[*turn.guardrail_events, *model.events],
+        self_rating=None if skipped else action.confidence,
     )
     only = (turn.probed_key_point,) if turn.probed_key_point else ()
     missed = set(grade.missed)

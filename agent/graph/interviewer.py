@@ -11,9 +11,10 @@ from agent.catalog import Catalog
 from agent.domain import CallCase, FollowUp, OpsCase, Question, Turn, Usage
 from agent.graph.deps import GraphDeps, Node
 from agent.graph.state import InterviewState, OpenTurn
+from agent.hints import choose_point, offline_hint, reveals, with_cost
 from agent.llm.port import Ask, AskRequest, HintRequest
 from agent.memory import choose_question, target_difficulty
-from agent.planner import candidates, time_budget
+from agent.planner import candidates, planned_seconds, section_of, time_budget
 
 
 def _summary(turns: list[Turn]) -> str:
@@ -135,6 +136,9 @@ def make_interviewer(deps: GraphDeps) -> Node:
                 ask = reply.value
                 break
         seq = state.get("seq", 1)
+        now = datetime.now(UTC)
+        earlier = state.get("turns", [])
+        section, section_number, sections = section_of(state["plan"], position)
         main_seq = next((t.seq for t in reversed(state.get("turns", []))
                          if t.question_id == question.id and t.follow_up_of is None), None)
         current = OpenTurn(
@@ -142,8 +146,10 @@ def make_interviewer(deps: GraphDeps) -> Node:
             kind=question.kind, prompt=ask.text, follow_up_of=main_seq if probes else None,
             probed_key_point=ask.probed_key_point if probes else None, number=position + 1,
             total=len(state["plan"]), time_budget_s=time_budget(state["plan"][position], question.kind),
-            asked_at=datetime.now(UTC), usage=usage, guardrail_events=list(model.events),
-            chosen_because=chosen_because,
+            asked_at=now, usage=usage, guardrail_events=list(model.events),
+            chosen_because=chosen_because, section=section, section_number=section_number, sections=sections,
+            elapsed_s=int((now - earlier[0].asked_at).total_seconds()) if earlier else 0,
+            planned_s=planned_seconds(state["plan"]),
         )
         probed = state.get("probed", []) + ([ask.probed_key_point] if probes and ask.probed_key_point else [])
         return {"current": current, "position": position, "seq": seq + 1, "phase": "await", "probed": probed,
@@ -154,12 +160,19 @@ def make_interviewer(deps: GraphDeps) -> Node:
         current = state["current"]
         assert current is not None, "a hint is routed here only with an open turn"
         question = deps.catalog.question(current.question_id)
-        if len(current.hints) >= limits.hints_per_question:
+        point = choose_point(question, current.probed_key_point, current.hinted)
+        if len(current.hints) >= limits.hints_per_question or point is None:
             return {"phase": "await", "action": None, "notice": "No more hints for this question: answer it, or /skip."}
+        on_screen = [question.prompt] + ([current.prompt] if current.follow_up_of is not None else [])
         model = deps.model(state)
-        reply = await model.hint(HintRequest(question=question, hints_given=current.hints))
+        reply = await model.hint(HintRequest(question=question, hints_given=current.hints, key_point=point,
+                                             on_screen=on_screen))
+        nudge = reply.value.strip()
+        if not nudge or reveals(nudge, point, on_screen):  # whoever wrote it, a hint never gives the point away
+            nudge = offline_hint(question, point, on_screen, attempt=len(current.hints))
         current = current.model_copy(update={
-            "hints": [*current.hints, reply.value],
+            "hints": [*current.hints, with_cost(nudge)],
+            "hinted": [*current.hinted, point.id],
             "usage": [*current.usage, *reply.usage],
             "guardrail_events": [*current.guardrail_events, *model.events],
         })

@@ -13,7 +13,7 @@ from typing import Annotated, Literal, TypedDict
 
 from pydantic import BaseModel
 
-from agent.domain import GuardrailEvent, Prompt, QuestionKind, Turn
+from agent.domain import GuardrailEvent, Prompt, QuestionKind, SelfRating, Turn
 from agent.planner import Slot
 
 Phase = Literal["ask", "await", "act", "done"]
@@ -29,6 +29,8 @@ class Action(BaseModel):
     """Taken by the service, so a re-run node sees the same time."""
     key: str | None = None
     """Optional idempotency key from the front-end (e.g. a Telegram update id)."""
+    confidence: SelfRating | None = None
+    """The candidate's self-rating of this answer (1-3), given before the grade; None if not rated."""
 
 
 class OpenTurn(Turn):
@@ -38,16 +40,24 @@ class OpenTurn(Turn):
     number: int
     """1-based number of the main question this belongs to."""
     total: int
+    section_number: int | None = None
+    sections: int | None = None
+    elapsed_s: int | None = None
+    """Seconds since the interview's first question, when this one was asked."""
+    planned_s: int | None = None
 
     def as_prompt(self) -> Prompt:
         """What a front-end shows for this turn."""
         return Prompt(seq=self.seq, question_id=self.question_id, topic=self.topic, kind=self.kind,
                       text=self.prompt, is_follow_up=self.follow_up_of is not None, number=self.number,
-                      total=self.total, time_budget_s=self.time_budget_s, asked_at=self.asked_at)
+                      total=self.total, time_budget_s=self.time_budget_s, asked_at=self.asked_at,
+                      chosen_because=self.chosen_because, section=self.section, section_number=self.section_number,
+                      sections=self.sections, elapsed_s=self.elapsed_s, planned_s=self.planned_s)
 
     def closed(self, **changes: object) -> Turn:
         """The finished `Turn` (answered, skipped or ended) with `changes` applied."""
-        data = self.model_dump(exclude={"kind", "number", "total"})
+        data = self.model_dump(exclude={"kind", "number", "total", "section_number", "sections", "elapsed_s",
+                                        "planned_s"})
         data.update(changes)
         return Turn.model_validate(data)
 

@@ -182,12 +182,15 @@ class AnthropicLLM:
 
     async def hint(self, request: HintRequest) -> Reply[str]:
         q = request.question
-        system = (
-            f"{INTERVIEWER.text}\n\nQuestion: {q.prompt}\n"
-            f"Key points (do not state them): {'; '.join(kp.text for kp in q.key_points)}"
-        )
+        on_screen = "\n".join(request.on_screen or [q.prompt])
+        if request.key_point is not None:
+            target = f"The point they have not reached (never state it, never use its words): {request.key_point.text}"
+        else:
+            target = f"Key points (do not state them): {'; '.join(kp.text for kp in q.key_points)}"
+        system = f"{INTERVIEWER.text}\n\nOn the candidate's screen now:\n{on_screen}\n{target}"
         given = "\n".join(request.hints_given) or "none"
-        user = f"Hints given so far:\n{given}\nGive one new short hint that nudges without answering."
+        user = (f"Hints given so far:\n{given}\nWrite one new hint: a single guiding question that leads the "
+                "candidate toward that point without naming it or answering it.")
         out, usage = await self._call(self._interviewer_model, "hint", system, user, _AskOut, [])
         if out is None:
             raise ModelFailed("the hint did not match the schema", [usage])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from agent.domain import Grade
 from agent.grading.offline import OfflineGrader
+from agent.hints import offline_hint
 from agent.llm.port import Ask, AskRequest, GradeRequest, HintRequest, Reply
 
 
@@ -25,11 +26,7 @@ class OfflineLLM:
         return Reply(value=self._grader.grade(request.question, request.answer, request.only, request.prior_answers))
 
     async def hint(self, request: HintRequest) -> Reply[str]:
-        """Nudge toward the next key point in rubric order without stating it."""
+        """A guiding question toward the requested key point that does not state it."""
         q = request.question
-        probes = {fu.key_point: fu.prompt for fu in q.follow_ups}
-        candidates = [probes.get(kp.id) or f"Think about: {kp.id.replace('_', ' ')}." for kp in q.key_points]
-        fresh = [c for c in candidates if c not in request.hints_given]
-        if not fresh:
-            return Reply(value="No more hints for this one: give it your best answer, or /skip.")
-        return Reply(value=fresh[0])
+        point = request.key_point or q.key_points[0]
+        return Reply(value=offline_hint(q, point, request.on_screen or [q.prompt], attempt=len(request.hints_given)))

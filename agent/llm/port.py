@@ -11,7 +11,7 @@ from typing import Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
-from agent.domain import FollowUp, Grade, Question, Usage
+from agent.domain import FollowUp, Grade, KeyPoint, Question, Usage
 
 T = TypeVar("T")
 
@@ -61,6 +61,10 @@ class GradeRequest(BaseModel):
 class HintRequest(BaseModel):
     question: Question
     hints_given: list[str] = Field(default_factory=list)
+    key_point: KeyPoint | None = None
+    """The point to nudge toward (the one open on screen); never to be stated."""
+    on_screen: list[str] = Field(default_factory=list)
+    """What the candidate sees now: the question, and the follow-up if one is open."""
 
 
 class LLM(Protocol):

@@ -66,6 +66,10 @@ class TurnRow(Base):
     late: Mapped[bool] = mapped_column(default=False)
     guardrail_events: Mapped[list[Any] | None]
     code_runs: Mapped[list[Any] | None]
+    self_rating: Mapped[int | None]
+    """The candidate's own 1-3 rating of the answer, given before the grade."""
+    hinted: Mapped[list[Any] | None]
+    section: Mapped[str | None] = mapped_column(String(40))
 
 
 class UsageRow(Base):

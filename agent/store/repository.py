@@ -229,7 +229,25 @@ class Store:
                     db.add(_usage_row(uid, session_id, t.seq, u, price(u)))
                 if t.grade is not None and t.follow_up_of is None:
                     _remember(db, uid, t)
+                elif t.self_rating == 1:
+                    _review_tomorrow(db, uid, t.question_id, t.answered_at or utcnow())
         return new
+
+    def rate_turn(self, session_id: str, seq: int, rating: int) -> Turn | None:
+        """Record the candidate's self-rating of an answered turn (None when there is no such turn).
+
+        A rating of 1 brings the question back no later than the next day."""
+        with self._tx() as db:
+            row = db.scalar(select(TurnRow).where(TurnRow.session_id == session_id, TurnRow.seq == seq))
+            if row is None or row.outcome != "answered":
+                return None
+            row.self_rating = rating
+            session = db.get(SessionRow, session_id)
+            if rating == 1 and session is not None:
+                _review_tomorrow(db, session.user_id, row.question_id, _aware(row.answered_at) or utcnow())
+            usage = list(db.scalars(select(UsageRow).where(UsageRow.session_id == session_id,
+                                                           UsageRow.turn_seq == seq)))
+            return _turn(row, usage)
 
     def turns(self, session_id: str) -> list[Turn]:
         with self._tx() as db:
@@ -323,6 +341,41 @@ class Store:
             ).all()
         return [(q, t, _aware(d)) for q, t, d in rows]
 
+    def review_dates(self, user: str, question_ids: list[str]) -> dict[str, datetime]:
+        """When each of these questions' spaced-repetition review is due."""
+        uid = self.user_id(user)
+        with self._tx() as db:
+            rows = db.execute(
+                select(ReviewCardRow.question_id, ReviewCardRow.due)
+                .where(ReviewCardRow.user_id == uid, ReviewCardRow.question_id.in_(question_ids))
+            ).all()
+        return {q: _aware(d) for q, d in rows}
+
+    def upcoming_reviews(self, user: str, now: datetime | None = None, limit: int = 50) -> list[tuple[str, str, datetime]]:
+        """(question id, topic, due) of questions last missed (rating 1-2) whose review is still ahead."""
+        uid = self.user_id(user)
+        with self._tx() as db:
+            rows = db.execute(
+                select(ReviewCardRow.question_id, ReviewCardRow.topic, ReviewCardRow.due)
+                .where(ReviewCardRow.user_id == uid, ReviewCardRow.due > (now or utcnow()),
+                       ReviewCardRow.last_rating <= 2)
+                .order_by(ReviewCardRow.due)
+                .limit(limit)
+            ).all()
+        return [(q, t, _aware(d)) for q, t, d in rows]
+
+    def self_ratings(self, user: str) -> list[tuple[str, int, float]]:
+        """(topic, self-rating, score) of every graded answer the candidate rated, oldest first."""
+        uid = self.user_id(user)
+        with self._tx() as db:
+            rows = db.execute(
+                select(TurnRow.topic, TurnRow.self_rating, TurnRow.score)
+                .join(SessionRow, SessionRow.id == TurnRow.session_id)
+                .where(SessionRow.user_id == uid, TurnRow.self_rating.is_not(None), TurnRow.score.is_not(None))
+                .order_by(TurnRow.answered_at)
+            ).all()
+        return [(topic, rating, score) for topic, rating, score in rows]
+
     def score_history(self, user: str) -> list[tuple[datetime, str, float]]:
         """(answered at, topic, score) of every graded main answer, oldest first."""
         uid = self.user_id(user)
@@ -352,6 +405,8 @@ def _remember(db: Session, uid: int, turn: Turn) -> None:
     card_row.lapses += int(lapsed)
     card_row.last_rating = turn.grade.rating
     card_row.updated_at = at
+    if turn.self_rating == 1:
+        _review_tomorrow(db, uid, turn.question_id, at)
 
     row = db.get(TopicMasteryRow, (uid, turn.topic))
     if row is None:
@@ -362,6 +417,17 @@ def _remember(db: Session, uid: int, turn: Turn) -> None:
     row.evidence += 1
     row.lapses += int(lapsed)
     row.updated_at = at
+
+
+def _review_tomorrow(db: Session, uid: int, question_id: str, at: datetime) -> None:
+    """The candidate said they did not know it: the question comes back no later than tomorrow."""
+    card_row = db.get(ReviewCardRow, (uid, question_id))
+    if card_row is None:
+        return
+    tomorrow = at + memory.SELF_RATED_AGAIN
+    if _aware(card_row.due) > tomorrow:
+        card_row.due = tomorrow
+        card_row.card = {**card_row.card, "due": tomorrow.isoformat()}
 
 
 def _usage_row(uid: int, session_id: str, seq: int, u: Usage, cost: float) -> UsageRow:
@@ -404,6 +470,9 @@ def _turn_row(session_id: str, t: Turn) -> TurnRow:
         late=t.late,
         guardrail_events=[e.model_dump(mode="json") for e in t.guardrail_events],
         code_runs=[r.model_dump(mode="json") for r in t.code_runs],
+        self_rating=t.self_rating,
+        hinted=list(t.hinted),
+        section=t.section,
     )
 
 
@@ -427,6 +496,9 @@ def _turn(r: TurnRow, usage: list[UsageRow]) -> Turn:
         late=bool(r.late),
         guardrail_events=[GuardrailEvent.model_validate(e) for e in r.guardrail_events or []],
         code_runs=[CodeRun.model_validate(c) for c in r.code_runs or []],
+        self_rating=r.self_rating,
+        hinted=list(r.hinted or []),
+        section=r.section,
         usage=[
             Usage(
                 model=u.model,

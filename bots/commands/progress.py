@@ -17,13 +17,19 @@ from bots.app import app, console, load_settings, user_errors, with_coach
 def progress(
     user: Annotated[str | None, typer.Option("--user", "-u", help="Whose progress.")] = None,
     chart: Annotated[Path | None, typer.Option(help="Where to write the PNG chart (default: COACH_HOME).")] = None,
+    calibration_chart: Annotated[Path | None, typer.Option(
+        help="Where to write the calibration PNG (default: COACH_HOME, when answers were self-rated).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the progress as JSON (no charts).")] = False,
 ) -> None:
-    """Weak topics (with why), reviews due, and a PNG chart of scores over time per topic."""
-    from bots.charts import progress_png
+    """Weak topics (with why), reviews due and ahead, calibration, and PNG charts."""
+    from bots.charts import calibration_png, progress_png
 
     settings = load_settings()
     who = user or settings.default_user
     report = with_coach(lambda coach: coach.progress(who), settings=settings)
+    if as_json:
+        console.out(report.model_dump_json(indent=2), highlight=False)
+        return
     if not report.history:
         console.print(f"{who} has no graded answers yet: `coach interview` starts one.")
         return
@@ -36,9 +42,24 @@ def progress(
         for d in report.due[:15]:
             due.add_row(d.question_id, d.topic, d.due.strftime("%Y-%m-%d %H:%M"))
         console.print(due)
+    if report.upcoming:
+        ahead = Table("question", "topic", "next review", title="Missed questions: next reviews")
+        for d in report.upcoming[:15]:
+            ahead.add_row(escape(d.question_id), escape(d.topic), d.due.strftime("%Y-%m-%d %H:%M"))
+        console.print(ahead)
+    if report.calibration:
+        cal = Table("topic", "rated answers", "bias", "verdict", "over / matched / under",
+                    title="Calibration: your self-rating against the grade (bias > 0: overconfident)")
+        for topic, c in report.calibration.items():
+            cal.add_row(escape(topic), str(c.n), f"{c.bias:+.2f}", c.verdict, f"{c.over} / {c.matched} / {c.under}")
+        console.print(cal)
     path = chart or settings.home_dir / f"progress-{who}.png"
     path.write_bytes(progress_png(report))
     console.print(f"chart: {path}")
+    if report.calibration:
+        cal_path = calibration_chart or settings.home_dir / f"calibration-{who}.png"
+        cal_path.write_bytes(calibration_png(report))
+        console.print(f"calibration chart: {cal_path}")
 
 
 @app.command()
