@@ -357,9 +357,12 @@ class SessionService:
         return self.store.preferences(user)
 
     def set_preferences(self, user: str, difficulty: int | None = None, topic: str | None = None,
-                        clear_topic: bool = False) -> dict[str, Any]:
-        """Starting difficulty (1-3) and a default topic for concept interviews."""
+                        clear_topic: bool = False, self_rate: bool | None = None) -> dict[str, Any]:
+        """Starting difficulty (1-3), a default topic for concept interviews, and whether the
+        candidate rates each answer 1-3 before its grade (`self_rate`)."""
         changes: dict[str, Any] = {}
+        if self_rate is not None:
+            changes["self_rate"] = self_rate
         if difficulty is not None:
             if difficulty not in (1, 2, 3):
                 raise AnswerRejected("difficulty is 1 (easy), 2 (medium) or 3 (hard)")

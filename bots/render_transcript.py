@@ -16,6 +16,19 @@ def _score(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0%}"
 
 
+SELF_RATING = {1: "didn't know", 2: "partly", 3: "clear and complete"}
+
+
+def _self_rated(step: TranscriptStep) -> str:
+    """" · self-rated 3 (clear and complete)", beside the grade; empty when not rated."""
+    r = step.turn.self_rating
+    return f" · self-rated {r} ({SELF_RATING[r]})" if r else ""
+
+
+def _hinted(step: TranscriptStep, key_point: str) -> str:
+    return " (hinted: at most 50%)" if key_point in step.turn.hinted else ""
+
+
 def _label(step: TranscriptStep) -> str:
     t = step.turn
     return f"Follow-up to #{t.follow_up_of}" if t.follow_up_of else f"Question #{t.seq} · {t.topic}"
@@ -34,10 +47,10 @@ def step_lines(step: TranscriptStep) -> list[str]:
         lines.append(f"code run: {run.status}, {run.passed}/{run.total} tests, {run.duration_ms:.0f} ms")
     if t.grade:
         g = t.grade
-        lines.append(f"grade: {_score(g.score)} · rating {g.rating} · by {g.grader}")
+        lines.append(f"grade: {_score(g.score)} · rating {g.rating} · by {g.grader}{_self_rated(step)}")
         for v in g.verdicts:
             evidence = f' — "{v.evidence}"' if v.evidence else ""
-            lines.append(f"  {MARK[v.verdict]} {v.key_point}{evidence}")
+            lines.append(f"  {MARK[v.verdict]} {v.key_point}{_hinted(step, v.key_point)}{evidence}")
         if g.feedback:
             lines.append(f"feedback: {g.feedback}")
     for e in t.guardrail_events:
@@ -70,9 +83,9 @@ def render_markdown(t: Transcript) -> str:
             out.append(f"- code run: **{run.status}**, {run.passed}/{run.total} tests, {run.duration_ms:.0f} ms")
         if turn.grade:
             g = turn.grade
-            out += [f"**Grade:** {_score(g.score)} · rating {g.rating} · graded by {g.grader}", ""]
-            out += [f"- {MARK[v.verdict]} `{v.key_point}`" + (f' — "{v.evidence}"' if v.evidence else "")
-                    for v in g.verdicts]
+            out += [f"**Grade:** {_score(g.score)} · rating {g.rating} · graded by {g.grader}{_self_rated(s)}", ""]
+            out += [f"- {MARK[v.verdict]} `{v.key_point}`{_hinted(s, v.key_point)}"
+                    + (f' — "{v.evidence}"' if v.evidence else "") for v in g.verdicts]
             if g.feedback:
                 out += ["", g.feedback]
             if g.model_answer:
@@ -119,11 +132,12 @@ def render_html(t: Transcript) -> str:
         if turn.grade:
             g = turn.grade
             parts.append(f"<div><span class='score'>{_score(g.score)}</span> "
-                         f"<span class='meta'>rating {g.rating} · graded by {escape(g.grader)}</span></div>")
+                         f"<span class='meta'>rating {g.rating} · graded by {escape(g.grader)}"
+                         f"{escape(_self_rated(s))}</span></div>")
             for v in g.verdicts:
                 ev = f" <span class='ev'>“{escape(v.evidence)}”</span>" if v.evidence else ""
                 parts.append(f"<div class='v'><b class='{v.verdict}'>{HTML_MARK[v.verdict]}</b> "
-                             f"{escape(v.key_point)}{ev}</div>")
+                             f"{escape(v.key_point)}{escape(_hinted(s, v.key_point))}{ev}</div>")
             if g.feedback:
                 parts.append(f"<p>{escape(g.feedback)}</p>")
             if g.model_answer:

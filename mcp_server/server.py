@@ -137,11 +137,14 @@ def build_server(settings: Settings, user: str | None = None, offline: bool | No
         ctx: Context,
         session_id: str,
         answer: Annotated[str, Field(description="the candidate's reply, verbatim")],
+        confidence: Annotated[int | None, Field(ge=1, le=3, description=(
+            "the candidate's own rating of this answer, asked before showing the grade: 1 didn't know, "
+            "2 partly, 3 clear and complete; omit if they did not say"))] = None,
     ) -> Step:
         """Submit the candidate's answer. Returns the grade (key points covered, partial or missed,
         with evidence and feedback) and the next question or follow-up, or the final report."""
         c = ctx_of(ctx)
-        return await guarded(c.coach.answer(session_id, c.user, answer))
+        return await guarded(c.coach.answer(session_id, c.user, answer, confidence=confidence))
 
     @server.tool()
     async def hint(ctx: Context, session_id: str) -> Step:
@@ -176,8 +179,9 @@ def build_server(settings: Settings, user: str | None = None, offline: bool | No
 
     @server.tool()
     async def weak_topics(ctx: Context) -> Progress:
-        """The candidate's weak topics (with the reason for each), reviews due now, and every graded
-        score over time. Use it to suggest what to practise next."""
+        """The candidate's weak topics (with the reason for each), reviews due now and ahead, every
+        graded score over time, and calibration per topic (self-ratings against grades: a positive
+        bias means overconfident). Use it to suggest what to practise next."""
         c = ctx_of(ctx)
         return c.coach.progress(c.user)
 

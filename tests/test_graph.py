@@ -84,7 +84,7 @@ async def test_routing_through_a_probe_a_hint_and_the_end(mini_bank: Catalog) ->
         ("sql.index", "answered", "slower_writes"),
         ("caching.lru", "ended", None),
     ]
-    assert state["turns"][2].hints == ["a nudge"]
+    assert state["turns"][2].hints == ["a nudge (a hinted point earns at most half its credit.)"]  # says its cost
 
 
 async def test_probes_stop_at_the_follow_up_budget(mini_bank: Catalog) -> None:

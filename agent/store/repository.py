@@ -374,7 +374,7 @@ class Store:
                 .where(SessionRow.user_id == uid, TurnRow.self_rating.is_not(None), TurnRow.score.is_not(None))
                 .order_by(TurnRow.answered_at)
             ).all()
-        return [(topic, rating, score) for topic, rating, score in rows]
+        return [(topic, rating, score) for topic, rating, score in rows if rating is not None and score is not None]
 
     def score_history(self, user: str) -> list[tuple[datetime, str, float]]:
         """(answered at, topic, score) of every graded main answer, oldest first."""

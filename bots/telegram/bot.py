@@ -34,6 +34,7 @@ from telegram.request import BaseRequest
 
 from agent.errors import CoachError
 from agent.service import SessionService, Step
+from bots.intro import intro_lines
 from bots.render_transcript import render_html
 from bots.telegram.indicator import TYPING_AFTER, typing_if_slow
 from bots.telegram.render import grade_html, prompt_html, report_html, split_message
@@ -68,6 +69,11 @@ HELP = (
 )
 
 
+SELF_RATINGS = {1: "didn't know", 2: "partly", 3: "clear and complete"}
+SELF_RATE_QUESTION = "How sure are you? 1 didn't know / 2 partly / 3 clear and complete. Your grade comes next."
+RATE_FIRST = "First tap how sure you were of your last answer (1, 2, 3 or skip) to see its grade; then send this again."
+
+
 def user_of(update: Update) -> str:
     return f"tg:{update.effective_user.id}"
 
@@ -77,6 +83,8 @@ class CoachBot:
         self.coach = coach
         self.typing_after = typing_after
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._held: dict[int, Step] = {}
+        """Per chat: a graded step waiting for the candidate's self-rating before it is shown."""
 
     # --- plumbing ---------------------------------------------------------------------------------
 
@@ -165,6 +173,10 @@ class CoachBot:
         step = await self.coach.start(user, topic=topic, fmt=fmt)
         if active:
             await self.coach.end(active, user)  # one interview per chat: the new one replaces it
+        self._held.pop(update.effective_chat.id, None)
+        intro = intro_lines(self.coach.formats()[fmt])
+        if intro:
+            await self._send(update, "\n".join(escape(line) for line in intro))
         await self._show(update, step, context)
 
     async def act(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -177,6 +189,10 @@ class CoachBot:
         if session is None:
             await update.effective_chat.send_message("No interview is running: /interview starts one.")
             return
+        if command != "end" and update.effective_chat.id in self._held:
+            await update.effective_chat.send_message(RATE_FIRST)
+            return
+        self._held.pop(update.effective_chat.id, None)
         verb = {"hint": self.coach.hint, "skip": self.coach.skip, "end": self.coach.end}[command]
         await self._show(update, await verb(session, user_of(update), key=f"tg:{update.update_id}"), context)
 
@@ -194,11 +210,21 @@ class CoachBot:
             lines.append("none: every topic is at 60% or better")
         if report.due:
             lines.append(f"\n{len(report.due)} review(s) due now: /interview brings them back first.")
+        if report.upcoming:
+            lines.append("\n<b>Next reviews of missed questions</b>")
+            lines += [f"• {escape(d.question_id)}: {d.due:%Y-%m-%d %H:%M} UTC" for d in report.upcoming[:10]]
+        if report.calibration:
+            lines.append("\n<b>Calibration</b> (your self-rating against the grade)")
+            lines += [f"• {escape(topic)}: {c.verdict}, bias {c.bias:+.2f} over {c.n} answer(s) "
+                      f"({c.over} rated above the grade, {c.under} below)" for topic, c in report.calibration.items()]
         await self._send(update, "\n".join(lines))
-        from bots.charts import progress_png  # matplotlib: loaded on the first chart, not at start-up
+        from bots.charts import calibration_png, progress_png  # matplotlib: loaded on the first chart
 
         png = await asyncio.to_thread(progress_png, report)
         await update.effective_chat.send_photo(png, caption="Scores over time per topic")
+        if report.calibration:
+            png = await asyncio.to_thread(calibration_png, report)
+            await update.effective_chat.send_photo(png, caption="Calibration: above zero is overconfident")
 
     async def settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Show the candidate's settings with buttons to change them."""
@@ -210,8 +236,12 @@ class CoachBot:
         rows += [[InlineKeyboardButton(t.replace("_", " "), callback_data=f"prefer:{t}") for t in topics[i : i + 3]]
                  for i in range(0, len(topics), 3)]
         rows.append([InlineKeyboardButton("any topic", callback_data="prefer:")])
+        rating = "on" if prefs.get("self_rate") else "off"
+        rows.append([InlineKeyboardButton(f"self-rating: turn {'off' if prefs.get('self_rate') else 'on'}",
+                                          callback_data=f"selfrate:{0 if prefs.get('self_rate') else 1}")])
         await update.effective_chat.send_message(
-            f"Difficulty: {level}. Default topic: {prefs.get('topic') or 'any'}.\nChange them:",
+            f"Difficulty: {level}. Default topic: {prefs.get('topic') or 'any'}. Self-rating: {rating}."
+            "\nChange them:",
             reply_markup=InlineKeyboardMarkup(rows))
 
     async def history(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -260,9 +290,41 @@ class CoachBot:
         if session is None:
             await update.effective_chat.send_message("No interview is running: /interview starts one, /help explains.")
             return
+        if update.effective_chat.id in self._held:
+            await update.effective_chat.send_message(RATE_FIRST)
+            return
         async with typing_if_slow(update.effective_chat, self.typing_after):
             step = await self.coach.answer(session, user_of(update), text, key=f"tg:{update.update_id}")
-        await self._show(update, step, context)
+        answered = next((t for t in step.graded if t.outcome == "answered"), None)
+        if answered is None or not self.coach.preferences(user_of(update)).get("self_rate"):
+            await self._show(update, step, context)
+            return
+        # Graded and saved, but shown only after the candidate says how sure they were.
+        self._held[update.effective_chat.id] = step
+        rows = [[InlineKeyboardButton(f"{n} · {label}", callback_data=f"rate:{step.session_id}:{answered.seq}:{n}")
+                 for n, label in SELF_RATINGS.items()],
+                [InlineKeyboardButton("skip", callback_data=f"rate:{step.session_id}:{answered.seq}:0")]]
+        await update.effective_chat.send_message(SELF_RATE_QUESTION, reply_markup=InlineKeyboardMarkup(rows))
+
+    async def _rated(self, update: Update, context: ContextTypes.DEFAULT_TYPE, value: str) -> None:
+        """A self-rating button: record it, then show the grade and what comes next."""
+        session, _, rest = value.partition(":")
+        seq_text, _, rating_text = rest.partition(":")
+        if not (seq_text.isdigit() and rating_text in ("0", "1", "2", "3")):
+            return
+        user, chat = user_of(update), update.effective_chat.id
+        held = self._held.pop(chat, None)
+        if held is None or held.session_id != session:
+            # Already rated, or the bot restarted meanwhile: the grade is saved, so rebuild the step.
+            before = next((s.turn for s in self.coach.transcript(session, user).steps if s.turn.seq == int(seq_text)),
+                          None)
+            if before is None or before.self_rating is not None:
+                return
+            held = (await self.coach.resume(session, user)).model_copy(update={"graded": [before]})
+        if rating_text != "0":
+            turn = await self.coach.rate(session, user, int(seq_text), int(rating_text))
+            held = held.model_copy(update={"graded": [turn if t.seq == turn.seq else t for t in held.graded]})
+        await self._show(update, held, context)
 
     async def document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A .py file is read as a code answer; other files get a polite no."""
@@ -300,6 +362,13 @@ class CoachBot:
             await self._in_chat(update, lambda: self._begin(update, context, "concept", value))
         elif kind == "format":
             await self._in_chat(update, lambda: self._begin(update, context, value, None))
+        elif kind == "rate":
+            await self._in_chat(update, lambda: self._rated(update, context, value))
+        elif kind == "selfrate":
+            self.coach.set_preferences(user_of(update), self_rate=value == "1")
+            await update.effective_chat.send_message(
+                "Saved. Self-rating is on: after each answer, tap how sure you are before the grade."
+                if value == "1" else "Saved. Self-rating is off.")
         elif kind in ("difficulty", "prefer"):
             user = user_of(update)
             prefs = (self.coach.set_preferences(user, difficulty=int(value)) if kind == "difficulty"

@@ -10,10 +10,12 @@ from __future__ import annotations
 from html import escape
 
 from agent.domain import Prompt, SessionReport, Turn
+from bots.countdown import clock
 
 LIMIT = 4096
 MARK = {"covered": "✅", "partial": "🟡", "missing": "❌"}
 RATING = {1: "again", 2: "hard", 3: "good", 4: "easy"}
+SELF_RATING = {1: "didn't know", 2: "partly", 3: "clear and complete"}
 
 
 def utf16_len(text: str) -> int:
@@ -61,8 +63,16 @@ def _cut_point(line: str, limit: int) -> int:
 
 def prompt_html(prompt: Prompt, hints: list[str] | None = None) -> str:
     label = "Follow-up" if prompt.is_follow_up else f"Question {prompt.number}/{prompt.total}"
-    lines = [f"<b>{label}</b> · {escape(prompt.topic)} · {escape(prompt.kind.replace('_', ' '))}", "",
+    if prompt.is_review and not prompt.is_follow_up:
+        label = f"🔁 Review · {label}"
+    budget = f" · ⏱ {clock(prompt.time_budget_s)}" if prompt.time_budget_s else ""
+    lines = [f"<b>{label}</b> · {escape(prompt.topic)} · {escape(prompt.kind.replace('_', ' '))}{budget}", "",
              escape(prompt.text)]
+    if prompt.sections and prompt.sections > 1 and prompt.section:
+        lines.insert(0, f"<i>Section {prompt.section_number}/{prompt.sections} · {escape(prompt.section)} · "
+                        f"{clock(prompt.elapsed_s or 0)} elapsed of {clock(prompt.planned_s or 0)}</i>")
+    if prompt.is_review and not prompt.is_follow_up:
+        lines += ["", "<i>A review: you missed this one before, so it came back.</i>"]
     if prompt.time_budget_s and not prompt.is_follow_up:
         lines += ["", f"<i>⏱ about {max(1, prompt.time_budget_s // 60)} min · /hint /skip /end</i>"]
     for hint in hints or []:
@@ -77,9 +87,13 @@ def grade_html(turn: Turn) -> str:
     head = "⏭ Skipped" if turn.outcome == "skipped" else f"<b>Score {grade.score:.0%}</b> · {RATING[grade.rating]}"
     if turn.late:
         head += " · <i>answered late</i>"
+    if turn.self_rating:
+        head += f" · you rated it {turn.self_rating} ({SELF_RATING[turn.self_rating]})"
     lines = [head]
     for v in grade.verdicts:
         line = f"{MARK[v.verdict]} {escape(v.key_point.replace('_', ' '))}"
+        if v.key_point in turn.hinted:
+            line += " <i>(hinted: at most 50%)</i>"
         if v.evidence:
             line += f' — <i>"{escape(" ".join(v.evidence.split())[:160])}"</i>'
         lines.append(line)
@@ -95,8 +109,14 @@ def report_html(report: SessionReport) -> str:
     lines = [f"<b>Interview over</b> · score {score}"]
     for topic, value in report.by_topic.items():
         lines.append(f"• {escape(topic)}: {value:.0%}")
+    for sec in report.sections:
+        score = "n/a" if sec.score is None else f"{sec.score:.0%}"
+        lines.append(f"▸ {escape(sec.name)}: {sec.questions} question(s), {score}, "
+                     f"{clock(sec.seconds)} of {clock(sec.planned_s)}")
     for item in report.to_review:
         lines += ["", f"<b>{escape(item['prompt'])}</b>", f"Missed: {escape(item['missed'])}",
                   f"<i>Model answer:</i> {escape(item['model_answer'])}"]
+        if item.get("next_review"):
+            lines.append(f"🔁 Next review: {escape(item['next_review'].replace('T', ' '))}")
     lines += ["", "/progress shows your weak topics · /interview starts another"]
     return "\n".join(lines)
