@@ -26,16 +26,19 @@ def _words(text: str) -> list[str]:
 
 
 def distinctive_terms(point: KeyPoint, on_screen: Iterable[str]) -> set[str]:
-    """The point's own content words that the candidate cannot already see on screen."""
-    visible = {stem(w) for text in on_screen for w in _words(text)}
+    """The point's own content words that the candidate cannot already see on screen (a plural
+    of a visible word counts as visible; "planning" beside a visible "plan" does not)."""
+    visible = {w for text in on_screen for w in _words(text)}
+    visible |= {w + "s" for w in visible} | {w + "es" for w in visible} | {w[:-1] for w in visible if w.endswith("s")}
     words = _words(" ".join([point.text, *point.signals]))
-    return {w for w in words if len(w) >= 4 and w not in STOPWORDS and stem(w) not in visible}
+    return {w for w in words if len(w) >= 4 and w not in STOPWORDS and w not in visible}
 
 
 def reveals(hint: str, point: KeyPoint, on_screen: Iterable[str]) -> bool:
-    """True when `hint` uses any of the point's distinctive terms (stems compared)."""
-    said = {stem(w) for w in _words(hint)}
-    return any(stem(term) in said for term in distinctive_terms(point, on_screen))
+    """True when `hint` uses any of the point's distinctive terms, verbatim or by stem."""
+    terms = distinctive_terms(point, on_screen)
+    stems = {stem(t) for t in terms}
+    return any(w in terms or stem(w) in stems for w in _words(hint))
 
 
 def choose_point(question: Question, probed: str | None, hinted: list[str]) -> KeyPoint | None:
@@ -52,6 +55,13 @@ _TEMPLATES = (
     "Picture {focus} in production under real load: what would you have to watch for?",
     "Ask yourself why someone would choose otherwise: what trade-off does {focus} involve?",
     "Walk through {focus} step by step: which step have you not mentioned yet?",
+)
+
+
+_FALLBACKS = (
+    "Reread the question: which part of it has your answer not touched yet?",
+    "Read the question once more: which part is still open?",
+    "What else matters here?",
 )
 
 
@@ -79,7 +89,10 @@ def offline_hint(question: Question, point: KeyPoint, on_screen: list[str], atte
             text = _TEMPLATES[(index + offset) % len(_TEMPLATES)].format(focus=focus)
             if not reveals(text, point, on_screen):
                 return text
-    return "Reread the question: which part of it has your answer not touched yet?"
+    for fallback in _FALLBACKS:
+        if not reveals(fallback, point, on_screen):
+            return fallback
+    return _FALLBACKS[-1]
 
 
 def with_cost(nudge: str) -> str:
