@@ -65,7 +65,8 @@ HELP = (
     "/interview [topic] a concept interview · /rapid a rapid-fire screen · /code a coding round · "
     "/design system design · /behavioural STAR stories · /mock the 45-minute mock\n"
     "Answer in plain text (code as a message or a .py file). /hint for a nudge, /skip to move on, "
-    "/end for your report, /progress for weak topics and a chart, /history and /replay N for past sessions."
+    "/end for your report, /progress for weak topics and a chart, /history and /replay N for past sessions, "
+    "/settings to rate how sure you are of each answer before its grade."
 )
 
 
