@@ -3,7 +3,8 @@
 A hint aims at the point still open on screen (a follow-up's probed point, else the heaviest
 point not hinted yet) and costs part of that point's credit (`HINTED_CREDIT`). The offline hint
 is the bank's own `hint:` for the point when it has one, else the bank's follow-up probe for it
-(when it is not on screen already), else a question built from the words the candidate can see (the question and any follow-up on screen): never from the point's
+(when it is not on screen already), else a guiding question for the kind of point it is
+(resources, speed, risk, measurement ...), else a question built from the words the candidate can see (the question and any follow-up on screen): never from the point's
 own words. `reveals` is the check every hint passes, whoever wrote it.
 """
 
@@ -50,6 +51,36 @@ def choose_point(question: Question, probed: str | None, hinted: list[str]) -> K
     return max(fresh, key=lambda kp: kp.weight) if fresh else None
 
 
+def _set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+_ANGLES: tuple[tuple[frozenset[str], tuple[str, ...]], ...] = (
+    # (words that show what kind of point it is, guiding questions toward that kind of point)
+    (_set("memory storage space disk ram size grows grow bytes footprint"),
+     ("What does this use up as the workload gets bigger, and where would you see it?",
+      "Which resource fills up first as this scales?")),
+    (_set("faster slower slow speed latency quadratic linear throughput work per cheaper"),
+     ("How does the amount of work per request change, and what does the user notice?",
+      "Where is the work done, and how often is it repeated?")),
+    (_set("cost costs expensive price overhead pay budget"),
+     ("What would you pay for this, and when would it not be worth it?",)),
+    (_set("fail fails failure error errors crash outage risk hallucination wrong retry retries"),
+     ("What can go wrong here, and how would you notice it?",)),
+    (_set("secret attack injection permission permissions auth leak untrusted abuse"),
+     ("Who could abuse this, and what would stop them?",)),
+    (_set("measure metric metrics evaluate evaluation test tests benchmark recall precision"),
+     ("How would you know it works? What would you look at?",)),
+    (_set("consistency concurrent race lock order ordering replica replicas conflict"),
+     ("What happens when two of these happen at the same moment?",)),
+    (_set("scale shard shards partition distributed parallel nodes machines"),
+     ("What changes once this has to run across many machines at once?",)),
+    (_set("team user users stakeholder stakeholders human people manager customer"),
+     ("Who else is involved, and what do they need from you here?",)),
+)
+"""Kinds of key point and a guiding question for each: the question names the kind of thing to
+think about (resources, speed, risk ...) and leaves the point itself to the candidate."""
+
 _TEMPLATES = (
     "Think about {focus} from another side: what does it cost, and what could go wrong?",
     "Picture {focus} in production under real load: what would you have to watch for?",
@@ -83,6 +114,13 @@ def offline_hint(question: Question, point: KeyPoint, on_screen: list[str], atte
     for written in (point.hint, probe):  # the bank's words first, when they are new to the candidate
         if written and written not in on_screen and not reveals(written, point, on_screen):
             return written
+    own = set(_words(" ".join([point.text, *point.signals])))
+    for triggers, questions in _ANGLES:
+        if own & triggers:
+            for offset in range(len(questions)):
+                text = questions[(attempt + offset) % len(questions)]
+                if not reveals(text, point, on_screen):
+                    return text
     index = (sum(map(ord, point.id)) + attempt) % len(_TEMPLATES)
     for focus in _focuses(question, on_screen):
         for offset in range(len(_TEMPLATES)):

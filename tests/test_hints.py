@@ -98,3 +98,20 @@ async def test_a_model_hint_that_states_the_point_is_replaced(settings: Settings
         step = await coach.hint(step.session_id, "ivy")  # aims at slower_writes; this one is clean
         assert step.hints[1].startswith(clean["text"])
         assert "slower writes because" in json.dumps(api.requests[1]["system"])
+
+
+def test_the_banks_own_hint_is_used_and_one_that_gives_the_point_away_is_reported(tmp_path) -> None:
+    from agent.catalog.validate import validate_bank
+
+    q = Catalog.load().question("rag.overview")
+    point = q.key_point("citations")
+    assert offline_hint(q, point, [q.prompt]) == point.hint == "How could a user check where a given sentence came from?"
+    (tmp_path / "bank.yaml").write_text(
+        "- id: x.one\n  topic: x\n  prompt: What does a database index buy you?\n  model_answer: Faster lookups, "
+        "at a cost in storage.\n  key_points:\n    - {id: reads, text: faster lookups without a full scan, "
+        "hint: 'What would the database have to do if it had none?'}\n    - {id: disk, text: extra storage space, "
+        "hint: 'Think about the extra storage it needs.'}\n"
+        "  follow_ups: [{key_point: disk, prompt: 'What does it cost?'}]\n")
+    problems = validate_bank(tmp_path)
+    assert problems == ["x.one: the hint for disk uses the point's own words; reword it as a question that leads "
+                        "there without stating it"]

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from agent.catalog import BUNDLED, BankLayout, M, read_yaml
 from agent.domain import Challenge, InterviewFormat, Question
 from agent.errors import ConfigError
+from agent.hints import reveals
 from tools.runner import CodeRunner
 
 
@@ -51,6 +52,10 @@ def validate_bank(directory: Path = BUNDLED, runner: CodeRunner | None = None) -
             problems.append(f"{q.id}: coding question without a known challenge ({q.challenge})")
         if q.kind != "coding" and not q.follow_ups and q.kind != "rapid_fire":
             problems.append(f"{q.id}: no follow-up probes")
+        for kp in q.key_points:
+            if kp.hint and reveals(kp.hint, kp, [q.prompt]):
+                problems.append(f"{q.id}: the hint for {kp.id} uses the point's own words; "
+                                "reword it as a question that leads there without stating it")
     if runner is not None:
         problems += _challenge_problems(runner, challenges)
     return problems
