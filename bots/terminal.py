@@ -241,7 +241,8 @@ def render_report(console: Console, report: SessionReport) -> None:
                           f"{clock(sec.seconds)} of {clock(sec.planned_s)}")
         console.print(table)
     for item in report.to_review:
-        review = f"\n\n[bold]Next review:[/] {escape(item['next_review'])}" if item.get("next_review") else ""
+        when = item.get("next_review", "").replace("T", " ").replace("+00:00", " UTC")
+        review = f"\n\n[bold]Next review:[/] {escape(when)}" if when else ""
         console.print(Panel(
             f"[bold]Missed:[/] {escape(item['missed'])}\n\n[bold]Model answer:[/] {escape(item['model_answer'])}"
             + review,

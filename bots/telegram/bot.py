@@ -313,17 +313,20 @@ class CoachBot:
         seq_text, _, rating_text = rest.partition(":")
         if not (seq_text.isdigit() and rating_text in ("0", "1", "2", "3")):
             return
-        user, chat = user_of(update), update.effective_chat.id
-        held = self._held.pop(chat, None)
-        if held is None or held.session_id != session:
+        user, chat, seq = user_of(update), update.effective_chat.id, int(seq_text)
+        held = self._held.get(chat)
+        if held is not None and held.session_id == session and any(t.seq == seq for t in held.graded):
+            del self._held[chat]
+        else:  # an older message's buttons: the step waiting for its rating stays held
+            held = None
+        if held is None:
             # Already rated, or the bot restarted meanwhile: the grade is saved, so rebuild the step.
-            before = next((s.turn for s in self.coach.transcript(session, user).steps if s.turn.seq == int(seq_text)),
-                          None)
+            before = next((s.turn for s in self.coach.transcript(session, user).steps if s.turn.seq == seq), None)
             if before is None or before.self_rating is not None:
                 return
             held = (await self.coach.resume(session, user)).model_copy(update={"graded": [before]})
         if rating_text != "0":
-            turn = await self.coach.rate(session, user, int(seq_text), int(rating_text))
+            turn = await self.coach.rate(session, user, seq, int(rating_text))
             held = held.model_copy(update={"graded": [turn if t.seq == turn.seq else t for t in held.graded]})
         await self._show(update, held, context)
 

@@ -117,6 +117,7 @@ def report_html(report: SessionReport) -> str:
         lines += ["", f"<b>{escape(item['prompt'])}</b>", f"Missed: {escape(item['missed'])}",
                   f"<i>Model answer:</i> {escape(item['model_answer'])}"]
         if item.get("next_review"):
-            lines.append(f"🔁 Next review: {escape(item['next_review'].replace('T', ' '))}")
+            when = item["next_review"].replace("T", " ").replace("+00:00", " UTC")
+            lines.append(f"🔁 Next review: {escape(when)}")
     lines += ["", "/progress shows your weak topics · /interview starts another"]
     return "\n".join(lines)
