@@ -59,6 +59,12 @@ class Limits(BaseModel):
     recursion_limit: int = 40
     """LangGraph's own cap on node runs per invoke: the backstop behind max_steps_per_action."""
     max_turns_per_session: int = 120
+    session_busy_wait_s: float = 5.0
+    """How long an action waits for another window or device acting on the same session before the
+    coach says the session is busy."""
+    session_lease_s: float = 60.0
+    """A session lock's lease: renewed while its holder works, taken over once it lapses (a holder
+    killed on another machine) or at once when the holder was a dead process on this machine."""
 
 
 class Settings(BaseSettings):

@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +31,7 @@ from agent.checkpoint import open_checkpointer
 from agent.code_runner import open_code_runner, sandbox_runner
 from agent.config import Limits, Settings
 from agent.domain import Challenge, Grade, InterviewFormat, Prompt, SessionReport, Turn
-from agent.errors import AnswerRejected, NotFound, SessionClosed
+from agent.errors import AnswerRejected, NotFound, SessionBusy, SessionClosed
 from agent.graph import STUCK, Action, ActionKind, CodeRunnerPort, GraphDeps, InterviewState, build_graph
 from agent.guardrails import CostGate, RateLimiter, check_answer, check_code, cost_usd
 from agent.llm.factory import make_llm
@@ -53,8 +53,9 @@ from agent.records import (
 )
 from agent.regrade import Regrade, regrade
 from agent.store.budget import BudgetLedger
+from agent.store.locks import SessionLocks
 from agent.store.models import SessionRow
-from agent.store.repository import Store
+from agent.store.repository import Store, new_session_id
 from tools.runner import RunResult
 
 # What front-ends may use: the service, its verbs' result types, and two store-free helpers.
@@ -64,6 +65,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_MAX_RENEWALS = 100
+"""An action holds its session for at most this many thirds of a lease (100 minutes at 60 s)."""
 
 
 class Step(BaseModel):
@@ -128,6 +132,9 @@ class SessionService:
         self._graph: Any = None
         self._opening = asyncio.Lock()
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        """In this process, actions on one session queue here before they ask the database."""
+        self._leases = SessionLocks(store.engine, settings.limits.session_lease_s)
+        """Across processes and machines, one holder per session (see agent/store/locks.py)."""
         self._rate = RateLimiter(settings.limits.messages_per_minute)
         self._active: dict[str, str] = {}
         """session id -> owner, for sessions this process saw active (saves a query per action)."""
@@ -209,7 +216,7 @@ class SessionService:
             raise NotFound(f"the question bank has nothing for a {interview_format.title.lower()}{where} yet; "
                            "try another format or topic")
         graph = await self._interview_graph()
-        session_id = self.store.create_session(user, fmt, [topic] if topic else [], len(plan), self.llm.name)
+        session_id = new_session_id()
         mastery = {m.topic: m.mastery for m in self.store.memory_of(user).mastery}
         state: InterviewState = {
             "session_id": session_id,
@@ -220,8 +227,14 @@ class SessionService:
             "phase": "ask",
             "difficulty": prefs.get("difficulty") or starting_difficulty(mastery.get(topic) if topic else None),
         }
-        async with self._locks[session_id]:
-            return await self._run(graph, session_id, user, state)
+        def record_session() -> None:
+            # Only once the first checkpoint exists: a session row always has a thread to resume.
+            self.store.create_session(user, fmt, [topic] if topic else [], len(plan), self.llm.name,
+                                      session_id=session_id)
+            self._active[session_id] = user
+
+        async with self._hold(session_id):
+            return await self._run(graph, session_id, user, state, on_checkpoint=record_session)
 
     async def answer(self, session_id: str, user: str, text: str, key: str | None = None) -> Step:
         """Grade `text` as the answer to the waiting question. `key` makes a repeat a no-op."""
@@ -243,10 +256,12 @@ class SessionService:
         """Where an unfinished session stands: its turns so far and the question waiting."""
         self.store.session(session_id, user)
         graph = await self._interview_graph()
-        async with self._locks[session_id]:
-            await self._upgrade_legacy_thread(graph, session_id)
+        async with self._hold(session_id):
             snapshot = await graph.aget_state(self._config(session_id))
             values = snapshot.values
+            closed = self._repair_thread(session_id, user, values, "resume")
+            if closed is not None:
+                return closed
             self._persist(session_id, user, values)
             return self._step(session_id, user, values, graded=[])
 
@@ -370,17 +385,79 @@ class SessionService:
     def _price(self, usage: Any) -> float:
         return cost_usd(usage, self.settings.prices)
 
-    async def _upgrade_legacy_thread(self, graph: Any, session_id: str) -> None:
-        """A thread checkpointed before the state was typed (plain dicts) cannot continue: its
-        graded answers are all in the store already, so the session is closed with them."""
-        snapshot = await graph.aget_state(self._config(session_id))
-        if not isinstance(snapshot.values.get("current"), dict):
-            return
-        log.info("session %s: closing a session checkpointed by an older version", session_id)
-        self.store.finish_session(session_id, session_score(self.store.turns(session_id)))
+    def _repair_thread(self, session_id: str, user: str, values: dict[str, Any], kind: str) -> Step | None:
+        """Close a session whose thread cannot continue, keeping every answer the store holds.
+
+        Two kinds: a thread checkpointed before the state was typed (plain dicts), and a session
+        with no thread at all (an older version killed between saving the session and its first
+        checkpoint, or an unfinished session imported from a backup). Resuming or ending such a
+        session returns its report with a notice; answering it says why it cannot be answered.
+        Returns None when the thread is sound."""
+        if "user" in values and not isinstance(values.get("current"), dict):
+            return None
+        legacy = "user" in values
+        was_active = self.store.session(session_id, user).status != "finished"
+        turns = self.store.turns(session_id)
+        self.store.finish_session(session_id, session_score(turns))
         self._active.pop(session_id, None)
-        raise SessionClosed(f"session {session_id} was started by an older version of the coach; its graded "
-                            "answers are saved (`coach sessions`). Start a new one with `coach interview`")
+        self._stored_turns.pop(session_id, None)
+        if legacy:
+            why = f"session {session_id} was started by an older version of the coach"
+        else:
+            why = (f"session {session_id} has no saved interview state (it was interrupted while starting, "
+                   "or restored from a backup)")
+        if was_active:
+            log.info("session %s: closed, its thread cannot continue (%s)", session_id,
+                     "older version" if legacy else "no checkpoint")
+        notice = (f"{why}, so it is closed with the {len(turns)} turn(s) it has saved (`coach sessions`). "
+                  "Start a new one with `coach interview`") if was_active else ""
+        if kind in ("resume", "end"):
+            return self._step(session_id, user, {"phase": "done", "notice": notice}, graded=[])
+        if legacy:
+            raise SessionClosed(f"session {session_id} was started by an older version of the coach; its graded "
+                                "answers are saved (`coach sessions`). Start a new one with `coach interview`")
+        raise SessionClosed(notice or f"session {session_id} has ended; start a new one with `coach interview`")
+
+    @asynccontextmanager
+    async def _hold(self, session_id: str) -> AsyncIterator[None]:
+        """Be the session's one writer, in this process and across processes, for one action:
+        read checkpoint -> graph step -> store. Waits up to `session_busy_wait_s`, then SessionBusy."""
+        loop = asyncio.get_running_loop()
+        wait = self.settings.limits.session_busy_wait_s
+        deadline = loop.time() + wait
+        local = self._locks[session_id]
+        try:
+            await asyncio.wait_for(local.acquire(), timeout=max(wait, 0.001))
+        except TimeoutError:
+            raise SessionBusy(session_id) from None
+        try:
+            delay = 0.02
+            while not self._leases.try_take(session_id):  # bounded: the deadline below ends it
+                left = deadline - loop.time()
+                if left <= 0:
+                    raise SessionBusy(session_id)
+                await asyncio.sleep(min(delay, left))
+                delay = min(delay * 2, 0.25)
+            renewing = asyncio.create_task(self._keep_lease(session_id))
+            try:
+                yield
+            finally:
+                renewing.cancel()
+                with suppress(asyncio.CancelledError):
+                    await renewing
+                self._leases.release(session_id)
+        finally:
+            local.release()
+
+    async def _keep_lease(self, session_id: str) -> None:
+        """Renew the lease while a long action (a model call, a code run) holds it."""
+        period = self._leases.lease_s / 3
+        for _renewal in range(_MAX_RENEWALS):  # _hold cancels this at the end of the action
+            await asyncio.sleep(period)
+            if not self._leases.renew(session_id):
+                log.error("session %s: lost its lock after %.0f s without renewal", session_id,
+                          self._leases.lease_s)
+                return
 
     def _config(self, session_id: str) -> dict[str, Any]:
         return {
@@ -394,13 +471,18 @@ class SessionService:
             row = self.store.session(session_id, user)  # NotFound for another user's session
             if row.status == "finished":
                 raise SessionClosed(f"session {session_id} has ended; start a new one with `coach interview`")
-            await self._upgrade_legacy_thread(graph, session_id)
-            self._active[session_id] = user
         action = Action(kind=kind, text=text, at=datetime.now(UTC), key=key)
-        async with self._locks[session_id]:
+        async with self._hold(session_id):
+            if self._active.get(session_id) != user:
+                snapshot = await graph.aget_state(self._config(session_id))
+                closed = self._repair_thread(session_id, user, snapshot.values, kind)
+                if closed is not None:
+                    return closed
+                self._active[session_id] = user
             return await self._run(graph, session_id, user, Command(resume=action))
 
-    async def _run(self, graph: Any, session_id: str, user: str, graph_input: Any) -> Step:
+    async def _run(self, graph: Any, session_id: str, user: str, graph_input: Any,
+                   on_checkpoint: Callable[[], None] | None = None) -> Step:
         # durability="exit": one checkpoint per action, so an action lands whole or not at all.
         try:
             out = await graph.ainvoke(graph_input, self._config(session_id), version="v2", durability="exit")
@@ -410,6 +492,8 @@ class SessionService:
             log.error("session %s: LangGraph recursion limit reached", session_id)
             out = await graph.ainvoke(None, self._config(session_id), version="v2", durability="exit")
             out.value["notice"] = STUCK
+        if on_checkpoint is not None:
+            on_checkpoint()
         values = out.value
         new = self._persist(session_id, user, values)
         return self._step(session_id, user, values, graded=[t for t in new if t.outcome != "ended"])

@@ -125,3 +125,15 @@ class BudgetRow(Base):
     spent_usd: Mapped[float] = mapped_column(Float, default=0.0)
     reserved_usd: Mapped[float] = mapped_column(Float, default=0.0)
     updated_at: Mapped[datetime]
+
+
+class SessionLockRow(Base):
+    """Who may act on a session now: one row per held session, a lease renewed while held."""
+
+    __tablename__ = "session_locks"
+
+    session_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    """host:pid:nonce of the holding process, so a dead holder on this host is recognised."""
+    expires_at: Mapped[float] = mapped_column(Float)
+    """Unix time the lease lapses unless renewed."""

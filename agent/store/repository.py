@@ -29,6 +29,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def new_session_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
 @overload
 def _aware(value: datetime) -> datetime: ...
 @overload
@@ -134,10 +138,12 @@ class Store:
     # --- sessions -----------------------------------------------------------------------------
 
     def create_session(
-        self, user: str, fmt: str, topics: list[str], planned: int, engine_name: str
+        self, user: str, fmt: str, topics: list[str], planned: int, engine_name: str,
+        session_id: str | None = None,
     ) -> str:
+        """Record a started session; the service passes the id of the thread it checkpointed first."""
         uid = self.user_id(user)
-        sid = uuid.uuid4().hex[:12]
+        sid = session_id or new_session_id()
         with self._tx() as db:
             db.add(
                 SessionRow(

@@ -1,0 +1,93 @@
+"""One writer per session across processes and machines: a lease row in the database.
+
+A holder owns `session_locks(session_id)` until it releases the row or its lease lapses. Taking
+the lock is one conditional statement, atomic on SQLite and PostgreSQL alike:
+- UPDATE ... WHERE the row is ours or its lease has lapsed (or its holder is a dead process on
+  this host, recognised by `host:pid` in `owner`: a `kill -9` costs nobody a lease's wait);
+- otherwise INSERT, which the primary key refuses while someone else holds the row.
+The holder renews its lease while it works (`SessionLock.renew`), so a long grading or code run
+keeps it, and a holder killed on another machine frees the session one lease later.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+
+from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from agent.store.models import SessionLockRow
+
+HOST = socket.gethostname()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def holder_is_dead(owner: str) -> bool:
+    """True when `owner` names a process on this host that no longer runs."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    return host == HOST and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid))
+
+
+class SessionLocks:
+    """The lease table for one process: `owner` is this process, the same for every session."""
+
+    def __init__(self, engine: Engine, lease_s: float) -> None:
+        self._engine = engine
+        self.lease_s = lease_s
+        self.owner = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def try_take(self, session_id: str) -> bool:
+        """Take the session's lock if it is free, lapsed, ours or held by a dead process here."""
+        now = time.time()
+        expires = now + self.lease_s
+        mine = SessionLockRow.session_id == session_id
+        with self._engine.begin() as conn:
+            taken = conn.execute(
+                update(SessionLockRow)
+                .where(mine, (SessionLockRow.owner == self.owner) | (SessionLockRow.expires_at < now))
+                .values(owner=self.owner, expires_at=expires)
+            ).rowcount
+        if taken:
+            return True
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(SessionLockRow).values(
+                    session_id=session_id, owner=self.owner, expires_at=expires))
+            return True
+        except IntegrityError:
+            pass
+        with self._engine.begin() as conn:
+            holder = conn.scalar(select(SessionLockRow.owner).where(mine))
+            if holder is None or not holder_is_dead(holder):
+                return False
+            return bool(conn.execute(
+                update(SessionLockRow).where(mine, SessionLockRow.owner == holder)
+                .values(owner=self.owner, expires_at=expires)
+            ).rowcount)
+
+    def renew(self, session_id: str) -> bool:
+        """Extend our lease; False when it lapsed and someone else took the session meanwhile."""
+        with self._engine.begin() as conn:
+            return bool(conn.execute(
+                update(SessionLockRow)
+                .where(SessionLockRow.session_id == session_id, SessionLockRow.owner == self.owner)
+                .values(expires_at=time.time() + self.lease_s)
+            ).rowcount)
+
+    def release(self, session_id: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(delete(SessionLockRow).where(
+                SessionLockRow.session_id == session_id, SessionLockRow.owner == self.owner))
