@@ -13,6 +13,7 @@ from typing import Any
 from agent.config import Settings
 from agent.domain import CodeRun, Grade, GuardrailEvent, KeyPointVerdict, Turn, Usage
 from agent.graph.state import Action, OpenTurn
+from agent.store.migrate import SCHEMA_LOCK_KEY
 
 STATE_TYPES = (Action, OpenTurn, Turn, Grade, KeyPointVerdict, Usage, GuardrailEvent, CodeRun)
 
@@ -32,7 +33,13 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[object]:
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
         async with AsyncPostgresSaver.from_conn_string(url.replace("+psycopg", "")) as saver:
-            await saver.setup()
+            # Several processes starting on a new database would each create LangGraph's tables
+            # (a UniqueViolation on pg_type): setup runs under the store's schema lock.
+            await saver.conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+            try:
+                await saver.setup()
+            finally:
+                await saver.conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
             yield _allow_state_types(saver)
         return
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver

@@ -6,10 +6,18 @@ Opening the store happens in every `coach` process, and importing and running Al
 - an empty database (a new COACH_HOME): the models' tables are created and stamped at `HEAD` in
   one transaction; `tests/test_migrations.py` proves the migrations build exactly this schema;
 - anything else (an older schema): Alembic upgrades it.
+
+Several processes may open one new database at once (bot workers, MCP servers, terminals): the
+work runs under one schema lock, PostgreSQL's session-level advisory lock `SCHEMA_LOCK_KEY` on a
+connection of its own (the checkpointer's setup takes the same key), or a file lock beside a
+SQLite file, and the revision is read again once the lock is held.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +32,8 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).with_name("migrations")
 HEAD = "0004"
 """The newest revision in `migrations/versions`; a test checks that it is Alembic's head."""
+SCHEMA_LOCK_KEY = 0x636F616368
+"""PostgreSQL advisory lock key ("coach") serialising schema work: migrations and checkpointer setup."""
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -45,9 +55,39 @@ def current_revision(engine: Engine) -> str | None:
     return rows[0] if len(rows) == 1 else None
 
 
+@contextmanager
+def schema_lock(engine: Engine) -> Iterator[None]:
+    """Hold the database's schema lock: one process at a time creates or migrates the schema."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK_KEY})
+                conn.commit()
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or os.name != "posix":
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.schema-lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        yield
+
+
 def upgrade(engine: Engine) -> None:
     if current_revision(engine) == HEAD:
         return
+    with schema_lock(engine):
+        if current_revision(engine) != HEAD:  # another process may have done it while we waited
+            _upgrade(engine)
+
+
+def _upgrade(engine: Engine) -> None:
     with engine.begin() as conn:
         if not inspect(conn).get_table_names():
             Base.metadata.create_all(conn)
