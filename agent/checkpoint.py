@@ -6,6 +6,8 @@ rebuild (LangGraph warns about, and will soon refuse, any type not on its allow-
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,7 +15,7 @@ from typing import Any
 from agent.config import Settings
 from agent.domain import CodeRun, Grade, GuardrailEvent, KeyPointVerdict, Turn, Usage
 from agent.graph.state import Action, OpenTurn
-from agent.store.migrate import SCHEMA_LOCK_KEY
+from agent.store.migrate import SCHEMA_LOCK_KEY, SCHEMA_LOCK_POLL_S, SCHEMA_LOCK_WAIT_S, schema_lock_busy
 
 STATE_TYPES = (Action, OpenTurn, Turn, Grade, KeyPointVerdict, Usage, GuardrailEvent, CodeRun)
 
@@ -26,6 +28,11 @@ def _allow_state_types(saver: Any) -> Any:
     return saver
 
 
+async def _try_schema_lock(conn: Any) -> bool:
+    row = await (await conn.execute("SELECT pg_try_advisory_lock(%s) AS taken", (SCHEMA_LOCK_KEY,))).fetchone()
+    return bool(row and row["taken"])
+
+
 @asynccontextmanager
 async def open_checkpointer(settings: Settings) -> AsyncIterator[object]:
     url = settings.db_url
@@ -35,7 +42,11 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[object]:
         async with AsyncPostgresSaver.from_conn_string(url.replace("+psycopg", "")) as saver:
             # Several processes starting on a new database would each create LangGraph's tables
             # (a UniqueViolation on pg_type): setup runs under the store's schema lock.
-            await saver.conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+            started = time.monotonic()
+            while not await _try_schema_lock(saver.conn):
+                if time.monotonic() - started > SCHEMA_LOCK_WAIT_S:
+                    raise schema_lock_busy(SCHEMA_LOCK_WAIT_S)
+                await asyncio.sleep(SCHEMA_LOCK_POLL_S)
             try:
                 await saver.setup()
             finally:

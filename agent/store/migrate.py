@@ -16,6 +16,7 @@ SQLite file, and the revision is read again once the lock is held.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
+from agent.errors import ConfigError
 from agent.store.models import Base
 
 if TYPE_CHECKING:
@@ -34,6 +36,16 @@ HEAD = "0004"
 """The newest revision in `migrations/versions`; a test checks that it is Alembic's head."""
 SCHEMA_LOCK_KEY = 0x636F616368
 """PostgreSQL advisory lock key ("coach") serialising schema work: migrations and checkpointer setup."""
+SCHEMA_LOCK_WAIT_S = 300.0
+SCHEMA_LOCK_POLL_S = 0.05
+"""A waiter polls `pg_try_advisory_lock` rather than blocking in `pg_advisory_lock`: a blocked
+statement is an open transaction, and LangGraph's setup (CREATE INDEX CONCURRENTLY) waits for every
+open transaction, so a blocking waiter and the holder would deadlock."""
+
+
+def schema_lock_busy(waited_s: float) -> ConfigError:
+    return ConfigError(f"another coach process has been creating the database schema for {waited_s:.0f} s; "
+                       "check that it is still running (or stop it), then start again")
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -60,7 +72,12 @@ def schema_lock(engine: Engine) -> Iterator[None]:
     """Hold the database's schema lock: one process at a time creates or migrates the schema."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            started = time.monotonic()
+            while not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": SCHEMA_LOCK_KEY}).scalar():
+                conn.commit()
+                if time.monotonic() - started > SCHEMA_LOCK_WAIT_S:
+                    raise schema_lock_busy(SCHEMA_LOCK_WAIT_S)
+                time.sleep(SCHEMA_LOCK_POLL_S)
             conn.commit()
             try:
                 yield
