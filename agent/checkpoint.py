@@ -42,15 +42,16 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[object]:
         async with AsyncPostgresSaver.from_conn_string(url.replace("+psycopg", "")) as saver:
             # Several processes starting on a new database would each create LangGraph's tables
             # (a UniqueViolation on pg_type): setup runs under the store's schema lock.
+            conn: Any = saver.conn  # our own connection (from_conn_string), never a pool
             started = time.monotonic()
-            while not await _try_schema_lock(saver.conn):
+            while not await _try_schema_lock(conn):
                 if time.monotonic() - started > SCHEMA_LOCK_WAIT_S:
                     raise schema_lock_busy(SCHEMA_LOCK_WAIT_S)
                 await asyncio.sleep(SCHEMA_LOCK_POLL_S)
             try:
                 await saver.setup()
             finally:
-                await saver.conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
             yield _allow_state_types(saver)
         return
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
