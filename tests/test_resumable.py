@@ -17,7 +17,6 @@ from agent.errors import SessionClosed
 from agent.llm.offline import OfflineLLM
 from agent.llm.port import Ask, AskRequest, Reply
 from agent.service import SessionService
-from tests.conftest import MINI_BANK
 
 pytestmark = pytest.mark.anyio
 
@@ -52,7 +51,7 @@ async def test_a_session_row_without_a_checkpoint_closes_cleanly_on_resume_answe
     assert resumed.finished and resumed.report is not None and resumed.prompt is None
     assert "no saved interview state" in resumed.notice and "coach interview" in resumed.notice
 
-    with pytest.raises(SessionClosed, match="no saved interview state.*Start a new one"):
+    with pytest.raises(SessionClosed, match=r"no saved interview state.*Start a new one"):
         await coach.answer(orphans[1], "jo", ANSWER)
 
     ended = await coach.end(orphans[2], "jo")  # Telegram ends the old session when a new one starts
