@@ -345,7 +345,7 @@ class Store:
 def _remember(db: Session, uid: int, turn: Turn) -> None:
     """Review the question's card with the grade's rating and move the topic's mastery."""
     assert turn.grade is not None
-    at = turn.answered_at or utcnow()
+    at = (turn.answered_at or utcnow()).astimezone(UTC)  # PostgreSQL hands back its own UTC tzinfo; FSRS wants UTC
     card_row = db.get(ReviewCardRow, (uid, turn.question_id))
     lapsed = bool(card_row and card_row.last_rating >= 3 and turn.grade.rating == 1)
     card = memory.review(card_row.card if card_row else None, turn.grade.rating, at)
