@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -426,10 +426,13 @@ class SessionService:
         wait = self.settings.limits.session_busy_wait_s
         deadline = loop.time() + wait
         local = self._locks[session_id]
-        try:
-            await asyncio.wait_for(local.acquire(), timeout=max(wait, 0.001))
-        except TimeoutError:
-            raise SessionBusy(session_id) from None
+        if local.locked():  # another action of this process first
+            try:
+                await asyncio.wait_for(local.acquire(), timeout=max(wait, 0.001))
+            except TimeoutError:
+                raise SessionBusy(session_id) from None
+        else:
+            await local.acquire()
         try:
             delay = 0.02
             while not self._leases.try_take(session_id):  # bounded: the deadline below ends it
@@ -438,26 +441,14 @@ class SessionService:
                     raise SessionBusy(session_id)
                 await asyncio.sleep(min(delay, left))
                 delay = min(delay * 2, 0.25)
-            renewing = asyncio.create_task(self._keep_lease(session_id))
+            renewal = _LeaseRenewal(self._leases, session_id, loop)
             try:
                 yield
             finally:
-                renewing.cancel()
-                with suppress(asyncio.CancelledError):
-                    await renewing
+                renewal.stop()
                 self._leases.release(session_id)
         finally:
             local.release()
-
-    async def _keep_lease(self, session_id: str) -> None:
-        """Renew the lease while a long action (a model call, a code run) holds it."""
-        period = self._leases.lease_s / 3
-        for _renewal in range(_MAX_RENEWALS):  # _hold cancels this at the end of the action
-            await asyncio.sleep(period)
-            if not self._leases.renew(session_id):
-                log.error("session %s: lost its lock after %.0f s without renewal", session_id,
-                          self._leases.lease_s)
-                return
 
     def _config(self, session_id: str) -> dict[str, Any]:
         return {
@@ -522,6 +513,28 @@ class SessionService:
             row = self.store.session(session_id, user)
             step.report = build_report(_facts(row, user), self.store.turns(session_id))
         return step
+
+
+class _LeaseRenewal:
+    """Renews a held lease every third of its length while a long action (a model call, a code
+    run) holds it; at most `_MAX_RENEWALS` times, so a stuck action cannot hold a session forever."""
+
+    def __init__(self, leases: SessionLocks, session_id: str, loop: asyncio.AbstractEventLoop) -> None:
+        self._leases, self._session_id, self._loop = leases, session_id, loop
+        self._left = _MAX_RENEWALS
+        self._timer = loop.call_later(leases.lease_s / 3, self._renew)
+
+    def _renew(self) -> None:
+        if not self._leases.renew(self._session_id):
+            log.error("session %s: lost its lock after %.0f s without renewal", self._session_id,
+                      self._leases.lease_s)
+            return
+        self._left -= 1
+        if self._left > 0:
+            self._timer = self._loop.call_later(self._leases.lease_s / 3, self._renew)
+
+    def stop(self) -> None:
+        self._timer.cancel()
 
 
 class _LazyRunner:

@@ -1,10 +1,10 @@
 """One writer per session across processes and machines: a lease row in the database.
 
 A holder owns `session_locks(session_id)` until it releases the row or its lease lapses. Taking
-the lock is one conditional statement, atomic on SQLite and PostgreSQL alike:
-- UPDATE ... WHERE the row is ours or its lease has lapsed (or its holder is a dead process on
-  this host, recognised by `host:pid` in `owner`: a `kill -9` costs nobody a lease's wait);
-- otherwise INSERT, which the primary key refuses while someone else holds the row.
+the lock is a conditional statement, atomic on SQLite and PostgreSQL alike:
+- INSERT ... ON CONFLICT DO NOTHING: a free session (the usual case) is taken in one statement;
+- else UPDATE ... WHERE the row is ours or its lease has lapsed, or its holder is a dead process on
+  this host (recognised by `host:pid` in `owner`: a `kill -9` costs nobody a lease's wait).
 The holder renews its lease while it works (`SessionLock.renew`), so a long grading or code run
 keeps it, and a holder killed on another machine frees the session one lease later.
 """
@@ -16,8 +16,9 @@ import socket
 import time
 import uuid
 
-from sqlalchemy import Engine, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, Insert, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from agent.store.models import SessionLockRow
 
@@ -54,29 +55,24 @@ class SessionLocks:
         now = time.time()
         expires = now + self.lease_s
         mine = SessionLockRow.session_id == session_id
-        with self._engine.begin() as conn:
-            taken = conn.execute(
-                update(SessionLockRow)
-                .where(mine, (SessionLockRow.owner == self.owner) | (SessionLockRow.expires_at < now))
-                .values(owner=self.owner, expires_at=expires)
-            ).rowcount
-        if taken:
-            return True
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(insert(SessionLockRow).values(
-                    session_id=session_id, owner=self.owner, expires_at=expires))
-            return True
-        except IntegrityError:
-            pass
+        with self._engine.begin() as conn:  # the usual case, a free session: one statement
+            if conn.execute(self._insert_if_free(session_id, expires)).rowcount:
+                return True
         with self._engine.begin() as conn:
             holder = conn.scalar(select(SessionLockRow.owner).where(mine))
-            if holder is None or not holder_is_dead(holder):
-                return False
-            return bool(conn.execute(
-                update(SessionLockRow).where(mine, SessionLockRow.owner == holder)
+            taken = conn.execute(
+                update(SessionLockRow)
+                .where(mine, (SessionLockRow.owner == self.owner) | (SessionLockRow.expires_at < now)
+                       | (SessionLockRow.owner == (holder if holder and holder_is_dead(holder) else self.owner)))
                 .values(owner=self.owner, expires_at=expires)
-            ).rowcount)
+            ).rowcount
+        return bool(taken)
+
+    def _insert_if_free(self, session_id: str, expires: float) -> Insert:
+        values = {"session_id": session_id, "owner": self.owner, "expires_at": expires}
+        if self._engine.dialect.name == "postgresql":
+            return pg_insert(SessionLockRow).values(values).on_conflict_do_nothing()
+        return sqlite_insert(SessionLockRow).values(values).on_conflict_do_nothing()
 
     def renew(self, session_id: str) -> bool:
         """Extend our lease; False when it lapsed and someone else took the session meanwhile."""
