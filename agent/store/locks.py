@@ -56,7 +56,8 @@ class SessionLocks:
         expires = now + self.lease_s
         mine = SessionLockRow.session_id == session_id
         with self._engine.begin() as conn:  # the usual case, a free session: one statement
-            if conn.execute(self._insert_if_free(session_id, expires)).rowcount:
+            # rowcount is not reliable for ON CONFLICT on every driver; RETURNING is
+            if conn.execute(self._insert_if_free(session_id, expires)).first() is not None:
                 return True
         with self._engine.begin() as conn:
             holder = conn.scalar(select(SessionLockRow.owner).where(mine))
@@ -71,8 +72,8 @@ class SessionLocks:
     def _insert_if_free(self, session_id: str, expires: float) -> Insert:
         values = {"session_id": session_id, "owner": self.owner, "expires_at": expires}
         if self._engine.dialect.name == "postgresql":
-            return pg_insert(SessionLockRow).values(values).on_conflict_do_nothing()
-        return sqlite_insert(SessionLockRow).values(values).on_conflict_do_nothing()
+            return pg_insert(SessionLockRow).values(values).on_conflict_do_nothing().returning(SessionLockRow.owner)
+        return sqlite_insert(SessionLockRow).values(values).on_conflict_do_nothing().returning(SessionLockRow.owner)
 
     def renew(self, session_id: str) -> bool:
         """Extend our lease; False when it lapsed and someone else took the session meanwhile."""
