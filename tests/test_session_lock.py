@@ -111,7 +111,8 @@ async def test_two_processes_answering_one_session_lose_nothing(
             session_id = (await coach.start("twin", questions=3)).session_id
         go = tmp_path / f"go-{round_}"
         writers = [_driver("answer", session_id, "twin", tag, "4", str(go), env=env) for tag in ("a", "b")]
-        time.sleep(1.5)  # both are warm and waiting
+        for proc in writers:  # both are warm and waiting
+            assert proc.stdout is not None and json.loads(proc.stdout.readline()) == {"ready": True}
         go.touch()
         results: list[dict[str, Any]] = []
         for proc in writers:

@@ -38,7 +38,8 @@ async def answer(session_id: str, user: str, tag: str, count: int, go: Path) -> 
                 break
             except SessionBusy:
                 await asyncio.sleep(0.05)
-        deadline = time.monotonic() + 60
+        say(ready=True)
+        deadline = time.monotonic() + 120
         while not go.exists() and time.monotonic() < deadline:  # both writers start together
             await asyncio.sleep(0.005)
         for i in range(count):
