@@ -53,6 +53,8 @@ class Limits(BaseModel):
     max_questions_per_session: int = 30
     follow_ups_per_question: int = 2
     hints_per_question: int = 2
+    submissions_per_challenge: int = 3
+    """Code submissions a coding question accepts before the reference solution is shown."""
     max_steps_per_action: int = 12
     """Supervisor visits one candidate action may take (a normal turn takes 3) before the coach
     ends the step with a message."""

@@ -89,6 +89,14 @@ class Section(_Frozen):
     kinds: tuple[QuestionKind, ...] = Field(min_length=1)
     time_budget_s: int = Field(ge=10, le=3600)
     follow_ups: int = Field(default=2, ge=0, le=5)
+    questions: tuple[Slug, ...] = ()
+    """Fixed question ids, asked in this order (a scripted round); `count` must match."""
+
+    @model_validator(mode="after")
+    def _count_matches_questions(self) -> Section:
+        if self.questions and len(self.questions) != self.count:
+            raise ValueError(f"section {self.name}: count {self.count} but {len(self.questions)} questions listed")
+        return self
 
 
 class InterviewFormat(_Frozen):
@@ -96,6 +104,8 @@ class InterviewFormat(_Frozen):
     title: str
     description: str = ""
     sections: tuple[Section, ...] = Field(min_length=1)
+    clock: bool = False
+    """Show one clock across the whole interview (elapsed and remaining) with each question."""
 
     @property
     def questions(self) -> int:
