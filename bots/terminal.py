@@ -2,8 +2,9 @@
 
 Interactive on a TTY (an answer may span lines; an empty line sends it, and a block opened with
 ``` runs until the closing ```, blank lines included, for code). With stdin piped, each line is one
-answer. `/hint`, `/skip`, `/end` work as commands, and `/file PATH` answers with a file's contents
-(a coding answer from your editor).
+answer, except that a line opening a ``` fence starts an answer that runs to the closing fence (the
+coach takes the code out of the fence). `/hint`, `/skip`, `/end` work as commands, and `/file PATH`
+answers with a file's contents (a coding answer from your editor).
 """
 
 from __future__ import annotations
@@ -29,8 +30,18 @@ COMMANDS = ("/hint", "/skip", "/end")
 def read_answers(console: Console, interactive: bool) -> Iterator[str]:
     """Yield one answer at a time until input ends."""
     if not interactive:
+        block: list[str] = []
         for line in sys.stdin:
-            yield line.rstrip("\n")
+            line = line.rstrip("\n")
+            if block or line.count("```") % 2 == 1:  # inside a fence, or a line opening one
+                block.append(line)
+                if len(block) > 1 and line.count("```") % 2 == 1:
+                    yield "\n".join(block)
+                    block = []
+                continue
+            yield line
+        if block:
+            yield "\n".join(block)
         return
     while True:
         lines: list[str] = []
