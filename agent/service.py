@@ -33,6 +33,7 @@ from agent.config import Limits, Settings
 from agent.domain import Challenge, Grade, InterviewFormat, Prompt, SessionReport, Turn
 from agent.errors import AnswerRejected, NotFound, SessionClosed
 from agent.graph import STUCK, Action, ActionKind, CodeRunnerPort, GraphDeps, InterviewState, build_graph
+from agent.grading.submission import extract_code
 from agent.guardrails import CostGate, RateLimiter, check_answer, check_code, cost_usd
 from agent.llm.factory import make_llm
 from agent.llm.port import LLM, GradeRequest
@@ -260,7 +261,7 @@ class SessionService:
         """Run code in the sandbox against a challenge's hidden cases or assert-style test code."""
         if (challenge_id is None) == (tests is None):
             raise AnswerRejected("pass exactly one of challenge_id and tests")
-        source = check_code(code, self.settings.limits)
+        source = check_code(extract_code(code), self.settings.limits)  # a ```python fence is fine
         if challenge_id is not None:
             return await self.runner.run_challenge(source, self.catalog.challenge(challenge_id).id)
         assert tests is not None

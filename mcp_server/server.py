@@ -125,7 +125,7 @@ def build_server(settings: Settings, user: str | None = None, offline: bool | No
     async def start_interview(
         ctx: Context,
         topic: Annotated[str | None, Field(description="a topic from list_topics; omit for a mix")] = None,
-        format: Annotated[str, Field(description="concept, rapid, code, design, behavioural or mock")] = "concept",
+        format: Annotated[str, Field(description="concept, rapid, code, design, behavioural, mock or live-coding")] = "concept",
         questions: Annotated[int | None, Field(ge=1, le=30, description="how many main questions")] = None,
     ) -> Step:
         """Start a mock interview. Returns the session id and the first question to show the candidate."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 
-_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+#.-]*)[ \t]*$", re.MULTILINE)
+_FENCE = re.compile(r"^[^\n`]*?(`{3,}|~{3,})[ \t]*([\w+#.-]*)[ \t]*$", re.MULTILINE)
+"""An opening fence ends its line, maybe after prose ("Here it is: ```python")."""
 _CODE_LANGS = {"", "python", "py", "python3", "py3", "pycon"}
 
 
@@ -23,7 +24,8 @@ def extract_code(text: str) -> str:
     while (opening := _FENCE.search(text, pos)) is not None:
         marker, lang = opening.group(1), opening.group(2).lower()
         start = opening.end() + 1
-        closing = re.compile(rf"^[ \t]*{re.escape(marker[0])}{{{len(marker)},}}[ \t]*$", re.MULTILINE)
+        # A closing fence starts its line; prose after it on the same line is dropped.
+        closing = re.compile(rf"^[ \t]*{re.escape(marker[0])}{{{len(marker)},}}", re.MULTILINE)
         end_match = closing.search(text, start)
         body = text[start:end_match.start()] if end_match else text[start:]
         blocks.append((lang, body))

@@ -150,7 +150,7 @@ def make_interviewer(deps: GraphDeps) -> Node:
         asked_at = datetime.now(UTC)
         if slot.get("clock_s") and not probes:
             clock = clock_line(state.get("turns", []), slot["clock_s"], asked_at, time_budget(slot, question.kind))
-            ask = ask.model_copy(update={"text": f"{clock}\n\n{ask.text}"})
+            ask = ask.model_copy(update={"text": f"{ask.text}\n\n{clock}"})  # last: report titles stay the question
         seq = state.get("seq", 1)
         main_seq = next((t.seq for t in reversed(state.get("turns", []))
                          if t.question_id == question.id and t.follow_up_of is None), None)

@@ -18,7 +18,7 @@ def interview(
     online: Annotated[bool, typer.Option("--online", help="Require Claude (needs ANTHROPIC_API_KEY).")] = False,
     topic: Annotated[str | None, typer.Option("--topic", "-t", help="Only ask about this topic.")] = None,
     questions: Annotated[int | None, typer.Option("--questions", "-n", help="How many main questions.")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="concept, rapid, code, design, behavioural or mock.")] = "concept",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="concept, rapid, code, design, behavioural, mock or live-coding.")] = "concept",
     user: Annotated[str | None, typer.Option("--user", "-u", help="Whose practice history this is.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue your latest unfinished session.")] = False,
     session: Annotated[str | None, typer.Option("--session", help="Continue this session id.")] = None,

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from html import escape
 
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import (
     AIORateLimiter,
@@ -40,6 +40,24 @@ from bots.telegram.render import grade_html, prompt_html, report_html, split_mes
 
 log = logging.getLogger(__name__)
 
+
+def with_code_fences(message: Message) -> str:
+    """The message text with its code blocks fenced again: Telegram clients turn a ```python block
+    into a `pre` entity and drop the backticks, and the coach finds code by its fences."""
+    text = message.text or ""
+    blocks = sorted((e for e in message.entities or () if e.type == MessageEntity.PRE), key=lambda e: e.offset)
+    if not blocks:
+        return text
+    units = text.encode("utf-16-le")  # entity offsets count UTF-16 code units
+    out, at = [], 0
+    for e in blocks:
+        out.append(units[2 * at:2 * e.offset].decode("utf-16-le"))
+        body = units[2 * e.offset:2 * (e.offset + e.length)].decode("utf-16-le")
+        out.append(f"\n```{e.language or ''}\n{body.strip(chr(10))}\n```\n")
+        at = e.offset + e.length
+    out.append(units[2 * at:].decode("utf-16-le"))
+    return "".join(out)
+
 COMMANDS = [
     ("start", "What the coach does; pick a topic and format"),
     ("interview", "Concept interview: /interview [topic]"),
@@ -48,6 +66,7 @@ COMMANDS = [
     ("design", "System design round"),
     ("behavioural", "Behavioural round (STAR stories)"),
     ("mock", "The 45-minute mock interview"),
+    ("livecoding", "Live-coding mock: four problems, one clock"),
     ("hint", "A nudge on the current question"),
     ("skip", "Skip the current question"),
     ("end", "End the interview and get the report"),
@@ -58,12 +77,13 @@ COMMANDS = [
     ("help", "How this works"),
 ]
 FORMAT_COMMANDS = {"interview": "concept", "rapid": "rapid", "code": "code", "design": "design",
-                   "behavioural": "behavioural", "mock": "mock"}
+                   "behavioural": "behavioural", "mock": "mock", "livecoding": "live-coding"}
 HELP = (
     "I run mock interviews for software and AI-engineer roles and grade every answer against a rubric.\n\n"
     "/interview [topic] a concept interview · /rapid a rapid-fire screen · /code a coding round · "
-    "/design system design · /behavioural STAR stories · /mock the 45-minute mock\n"
-    "Answer in plain text (code as a message or a .py file). /hint for a nudge, /skip to move on, "
+    "/design system design · /behavioural STAR stories · /mock the 45-minute mock · "
+    "/livecoding four coding problems against one clock\n"
+    "Answer in plain text (code as a message, a ```python block or a .py file). /hint for a nudge, /skip to move on, "
     "/end for your report, /progress for weak topics and a chart, /history and /replay N for past sessions."
 )
 
@@ -253,7 +273,7 @@ class CoachBot:
 
     async def answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A text message is the answer to the waiting question."""
-        await self._in_chat(update, lambda: self._answer(update, context, update.effective_message.text))
+        await self._in_chat(update, lambda: self._answer(update, context, with_code_fences(update.effective_message)))
 
     async def _answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
         session = self._session(update)
