@@ -32,8 +32,8 @@ from agent.code_runner import open_code_runner, sandbox_runner
 from agent.config import Limits, Settings
 from agent.domain import Challenge, Grade, InterviewFormat, Prompt, SessionReport, Turn
 from agent.errors import AnswerRejected, NotFound, SessionClosed
-from agent.graph import STUCK, Action, ActionKind, CodeRunnerPort, GraphDeps, InterviewState, build_graph
 from agent.grading.submission import extract_code
+from agent.graph import STUCK, Action, ActionKind, CodeRunnerPort, GraphDeps, InterviewState, build_graph
 from agent.guardrails import CostGate, RateLimiter, check_answer, check_code, cost_usd
 from agent.llm.factory import make_llm
 from agent.llm.port import LLM, GradeRequest
