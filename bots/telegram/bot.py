@@ -174,7 +174,7 @@ class CoachBot:
         await update.effective_chat.send_message(HELP)
 
     async def begin(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/interview [topic], /rapid, /code, /design, /behavioural, /mock: start that format."""
+        """/interview [topic], /rapid, /code, /design, /behavioural, /mock, /livecoding: start that format."""
         command = update.effective_message.text.split()[0].lstrip("/").split("@")[0].lower()
         topic = " ".join(context.args or []) or None
         await self._in_chat(update, lambda: self._begin(update, context, FORMAT_COMMANDS[command], topic))
