@@ -57,7 +57,7 @@ def read_answers(console: Console, interactive: bool) -> Iterator[str]:
             if not lines and (line.strip() in COMMANDS or line.strip().startswith("/file ")):
                 yield line.strip()
                 break
-            if line.strip().startswith("```"):
+            if line.count("```") % 2 == 1:  # a fence line, maybe with prose before or after it
                 if fenced:
                     yield "\n".join(lines)
                     break

@@ -3,6 +3,7 @@ and fenced code answers on every front-end, all against the real sandbox."""
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -44,7 +45,10 @@ def test_the_format_runs_four_new_problems_of_rising_size_with_their_budgets() -
         c = BANK.challenge(challenge_id)
         assert c.complexity and c.discussion and c.looks_for and c.common_mistakes and c.naive_wrong_solution
         assert len([case for case in c.cases if not case.visible]) >= 8
-        assert "import" not in c.reference_solution or "math" in c.reference_solution  # stdlib only
+        imported = {alias.name.split(".")[0] for node in ast.walk(ast.parse(c.reference_solution))
+                    if isinstance(node, ast.Import | ast.ImportFrom)
+                    for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])}
+        assert imported <= set(sys.stdlib_module_names), c.id  # plain Python, standard library only
 
 
 def test_plan_questions_are_asked_only_by_the_format_that_names_them() -> None:
@@ -185,3 +189,30 @@ async def test_mcp_start_interview_live_coding_and_a_fenced_answer(coach_home: P
         assert step["prompt"]["question_id"] == "live.rank_fusion.plan"
         run = (await client.call_tool("run_code", {"code": code, "challenge_id": "stop-sequences"})).structured_content
         assert run["status"] == "passed"
+
+
+def test_piped_and_typed_readers_keep_a_fenced_answer_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from bots.terminal import read_answers
+
+    piped = "my plan\nHere: ```python\ndef f():\n\n    return 1\n``` done\n/skip\n```\nunclosed"
+    monkeypatch.setattr("sys.stdin", io.StringIO(piped))
+    with open(os.devnull, "w") as devnull:
+        answers = list(read_answers(Console(file=devnull), interactive=False))
+    assert answers == ["my plan", "Here: ```python\ndef f():\n\n    return 1\n``` done", "/skip", "```\nunclosed"]
+
+    typed = iter(["Here it is: ```python", "def f():", "", "    return 1", "``` linear", "/skip"])
+
+    def fake_input(_prompt: str = "") -> str:
+        try:
+            return next(typed)
+        except StopIteration:
+            raise EOFError from None
+
+    monkeypatch.setattr("builtins.input", fake_input)
+    with open(os.devnull, "w") as devnull:
+        answers = list(read_answers(Console(file=devnull), interactive=True))
+    assert answers == ["def f():\n\n    return 1", "/skip"]
