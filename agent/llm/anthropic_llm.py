@@ -158,7 +158,7 @@ class AnthropicLLM:
         the meter. Raises the SDK's error when the last attempt fails, RequestRefused when the
         meter keeps an attempt from being sent."""
         billed = BilledRequest(purpose=purpose, model=params["model"], max_tokens=params["max_tokens"],
-                               input_bytes=len(json.dumps(params).encode()))
+                               input_bytes=len(json.dumps(params, separators=(",", ":")).encode()))
         for attempt in range(self._http_retries + 1):
             ticket = self._meter.admit(billed)
             try:
