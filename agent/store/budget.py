@@ -132,10 +132,10 @@ class BudgetLedger:
         with Session(self._engine) as db:
             rows = db.execute(select(BudgetReservationRow.id, BudgetReservationRow.owner, BudgetReservationRow.scopes,
                                      BudgetReservationRow.estimate_usd, BudgetReservationRow.expires_at)).all()
-        settled = 0
+        settled, me = 0, current_owner()
         for rid, owner, scopes, estimate, expires in rows:
             expires = expires if expires.tzinfo else expires.replace(tzinfo=UTC)  # SQLite keeps no zone
-            if (expires <= now or is_dead(owner)) and self._close(rid, tuple(scopes), estimate, estimate):
+            if (expires <= now or (owner != me and is_dead(owner))) and self._close(rid, tuple(scopes), estimate, estimate):
                 settled += 1
                 log.warning("settled a stale budget reservation of $%.4f in %s (owner %s)",
                             estimate, ", ".join(scopes), owner)
