@@ -26,6 +26,7 @@ from agent.llm.port import BilledRequest, GradeRequest
 from agent.service import SessionService
 from agent.store.budget import BudgetLedger, Scope
 from agent.store.models import BudgetReservationRow, BudgetRow
+from agent.store.process_owner import current_owner
 from agent.store.repository import open_engine
 from tests.billed_api import BANK, BilledAPI, gate_for, grade_answers, script_for
 
@@ -137,7 +138,8 @@ def test_a_crashed_reservation_is_reconciled_by_the_next_reservation(engine: Eng
     scopes = [Scope("global:day", 0.10)]
     dead = ledger.reserve(scopes, 0.08)
     with engine.begin() as conn:  # as if a process that is no longer running had reserved it
-        conn.execute(update(BudgetReservationRow).values(owner=f"{os.uname().nodename}/gone/999999999/1"))
+        host, boot, _pid, start = current_owner().rsplit("/", 3)
+        conn.execute(update(BudgetReservationRow).values(owner=f"{host}/{boot}/999999999/{start}"))
     ledger.settle(ledger.reserve(scopes, 0.02), 0.01)  # fits only once the dead one is released
     row = _budget(engine, "global:day")
     assert row.spent_usd == pytest.approx(0.08 + 0.01) and row.reserved_usd == pytest.approx(0.0, abs=1e-9)
@@ -172,8 +174,8 @@ async def test_a_dropped_connection_is_charged_its_worst_case_and_retried(engine
 
 @pytest.mark.anyio
 async def test_an_invalid_reply_is_not_retried_past_the_session_cap(settings: Settings, mini_bank: Catalog) -> None:
-    """The reproduction of the overspend: before, the retry went out inside the first request's
-    reservation and the session spent $0.0349 of $0.03; now the retry must fit on its own."""
+    """The overspend of the issue: the grader's retry went out inside the first request's
+    reservation (a $0.03 session spent $0.0349). Now the retry must fit on its own, or is not sent."""
     settings = settings.model_copy(update={"budgets": Budgets(session_usd=0.03)})
     api = BilledAPI({1: ["invalid", "ok"]})
     async with SessionService.open(settings, llm=api.llm(), catalog=mini_bank) as coach:

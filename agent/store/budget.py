@@ -137,8 +137,7 @@ class BudgetLedger:
             expires = expires if expires.tzinfo else expires.replace(tzinfo=UTC)  # SQLite keeps no zone
             if (expires <= now or (owner != me and is_dead(owner))) and self._close(rid, tuple(scopes), estimate, estimate):
                 settled += 1
-                log.warning("settled a stale budget reservation of $%.4f in %s (owner %s)",
-                            estimate, ", ".join(scopes), owner)
+                log.warning("settled a stale budget reservation at its worst case, $%.4f (owner %s)", estimate, owner)
         return settled
 
     def _close(self, rid: str, scopes: tuple[str, ...], estimate_usd: float, actual_usd: float) -> bool:
