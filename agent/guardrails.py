@@ -5,9 +5,9 @@ checks the per-turn request cap and reserves the request's worst-case cost in th
 user-day and global-day budgets; after it, it settles the real cost. An adapter that sends HTTP
 requests itself (`Metered`, e.g. Claude) passes every request through the guard's meter, retries
 included, so a retry that would cross a cap is not sent; any other adapter counts one request a
-call. When a cap or a budget is reached it
-answers from the offline coach instead (or stops, if configured), and records a
-`GuardrailEvent` that reaches the candidate as a notice and the transcript as an event.
+call. When a cap or a budget is reached it answers from the offline coach instead (or stops, if
+configured), and records a `GuardrailEvent` that reaches the candidate as a notice and the
+transcript as an event.
 """
 
 from __future__ import annotations
