@@ -48,7 +48,8 @@ class Limits(BaseModel):
     messages_per_minute: int = 20
     """Actions one user may send per minute (answers, hints) on shared front-ends; 0 = no limit."""
     model_calls_per_turn: int = 4
-    """Model calls one candidate action may trigger before the coach stops asking the model."""
+    """Billed model requests (retries included) one candidate action may trigger before the coach
+    stops asking the model."""
     questions_per_session: int = 5
     max_questions_per_session: int = 30
     follow_ups_per_question: int = 2

@@ -125,3 +125,18 @@ class BudgetRow(Base):
     spent_usd: Mapped[float] = mapped_column(Float, default=0.0)
     reserved_usd: Mapped[float] = mapped_column(Float, default=0.0)
     updated_at: Mapped[datetime]
+
+
+class BudgetReservationRow(Base):
+    """One billed model request in flight: its worst-case cost is held in `scopes` until it is
+    settled. `owner` names the process (host, boot, pid, start time) so a reservation left by a
+    process that died can be told apart from a live one; past `expires_at` anyone may settle it."""
+
+    __tablename__ = "budget_reservations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    scopes: Mapped[list[Any]]
+    estimate_usd: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
