@@ -4,9 +4,16 @@ by `coach replay`, `coach export`, the Telegram bot (/replay sends the HTML) and
 from __future__ import annotations
 
 import json
-from html import escape
+from html import escape as _html_escape
 
 from agent.service import Transcript, TranscriptStep
+from bots.safe_text import md_code_block, md_code_span, md_inline, terminal_text
+
+
+def escape(text: str) -> str:
+    """HTML-escaped, quotes included, without control characters (the page may be printed to a terminal)."""
+    return _html_escape(terminal_text(text))
+
 
 MARK = {"covered": "✅", "partial": "🟡", "missing": "❌"}
 HTML_MARK = {"covered": "✓", "partial": "~", "missing": "✗"}  # plain glyphs: phones may lack emoji fonts
@@ -59,25 +66,38 @@ def render_text(t: Transcript) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
+def _md_paragraphs(text: str) -> list[str]:
+    """Each paragraph of `text` escaped, a blank line between them."""
+    lines: list[str] = []
+    for paragraph in (p for p in text.split("\n\n") if p.strip()):
+        lines += [md_inline(paragraph), ""]
+    return lines[:-1]
+
+
 def render_markdown(t: Transcript) -> str:
-    out = [f"# Interview {t.session_id}", "", *[f"- {line}" for line in header_lines(t)], ""]
+    """Markdown in which no user or model text can act: answers in fences they cannot close,
+    everything else escaped inline (no raw HTML, links or emphasis from an answer)."""
+    out = [f"# Interview {md_inline(t.session_id)}", "", *[f"- {md_inline(line)}" for line in header_lines(t)], ""]
     for s in t.steps:
         turn = s.turn
-        out += [f"## {_label(s)}", "", f"**Question** ({turn.question_id}): {turn.prompt}", ""]
-        out += [f"> 💡 {h}" for h in turn.hints]
-        out += [f"**Answer** ({turn.outcome}{', late' if turn.late else ''}):", "", "```text", turn.answer or "", "```", ""]
+        out += [f"## {md_inline(_label(s))}", "",
+                f"**Question** ({md_inline(turn.question_id)}): {md_inline(turn.prompt)}", ""]
+        out += [f"> 💡 {md_inline(h)}" for h in turn.hints]
+        out += [f"**Answer** ({md_inline(turn.outcome)}{', late' if turn.late else ''}):", "",
+                *md_code_block(turn.answer or ""), ""]
         for run in turn.code_runs:
-            out.append(f"- code run: **{run.status}**, {run.passed}/{run.total} tests, {run.duration_ms:.0f} ms")
+            out.append(f"- code run: **{md_inline(run.status)}**, {run.passed}/{run.total} tests, {run.duration_ms:.0f} ms")
         if turn.grade:
             g = turn.grade
-            out += [f"**Grade:** {_score(g.score)} · rating {g.rating} · graded by {g.grader}", ""]
-            out += [f"- {MARK[v.verdict]} `{v.key_point}`" + (f' — "{v.evidence}"' if v.evidence else "")
-                    for v in g.verdicts]
+            out += [f"**Grade:** {_score(g.score)} · rating {g.rating} · graded by {md_inline(g.grader)}", ""]
+            out += [f"- {MARK[v.verdict]} {md_code_span(v.key_point)}"
+                    + (f' — "{md_inline(v.evidence)}"' if v.evidence else "") for v in g.verdicts]
             if g.feedback:
-                out += ["", g.feedback]
+                out += ["", *_md_paragraphs(g.feedback)]
             if g.model_answer:
-                out += ["", "<details><summary>Model answer</summary>", "", g.model_answer, "", "</details>"]
-        out += [f"- guardrail `{e.kind}`: {e.message}" for e in turn.guardrail_events]
+                out += ["", "<details><summary>Model answer</summary>", "", *_md_paragraphs(g.model_answer), "",
+                        "</details>"]
+        out += [f"- guardrail {md_code_span(e.kind)}: {md_inline(e.message)}" for e in turn.guardrail_events]
         if s.tokens:
             out.append(f"- cost ${s.cost_usd:.4f}, {s.tokens} tokens")
         out.append("")

@@ -13,23 +13,51 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 from rich.panel import Panel
 from rich.table import Table
 
 from agent.domain import Grade, Prompt, SessionReport, Turn
 from agent.errors import AnswerRejected
 from agent.service import SessionService, Step
+from bots.safe_text import terminal_text
+
+
+def escape(text: str) -> str:
+    """User or model text for the console: no control sequences, no rich markup."""
+    return _markup_escape(terminal_text(text))
+
 
 MARKS = {"covered": "[green]✓[/]", "partial": "[yellow]~[/]", "missing": "[red]✗[/]"}
 RATING = {1: "again", 2: "hard", 3: "good", 4: "easy"}
 COMMANDS = ("/hint", "/skip", "/end")
 
 
+def undecodable(text: str) -> str | None:
+    """Where `text` (read with surrogateescape) held bytes that are not UTF-8, or None."""
+    for i, ch in enumerate(text):
+        if "\udc80" <= ch <= "\udcff":
+            return f"byte 0x{ord(ch) - 0xDC00:02x} at character {i + 1}"
+    return None
+
+
 def read_answers(console: Console, interactive: bool) -> Iterator[str]:
-    """Yield one answer at a time until input ends."""
+    """Yield one answer at a time until input ends.
+
+    Input is read with surrogateescape, so bytes that are not UTF-8 are seen, never stored as
+    mojibake. Piped, such a line ends the interview with one error (the answers before it are saved;
+    skipping only that line would shift every later answer onto the wrong question). On a terminal
+    that answer alone is refused and asked for again."""
+    if sys.stdin.encoding and sys.stdin.encoding.lower().replace("-", "") == "utf8":
+        sys.stdin.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]  # a TextIOWrapper
     if not interactive:
-        for line in sys.stdin:
+        for n, line in enumerate(sys.stdin, 1):
+            where = undecodable(line)
+            if where:
+                raise AnswerRejected(
+                    f"line {n} of the input is not UTF-8 text ({where}); it was not stored, and the answers "
+                    "before it are saved: convert the file to UTF-8 (e.g. `iconv -f latin1 -t utf-8`) and "
+                    "continue from that line with `coach interview --resume`")
             yield line.rstrip("\n")
         return
     while True:
@@ -43,6 +71,10 @@ def read_answers(console: Console, interactive: bool) -> Iterator[str]:
                 if lines:
                     yield "\n".join(lines)
                 return
+            if undecodable(line):
+                console.print(f"[yellow]that line is not UTF-8 text ({undecodable(line)}) and was dropped; "
+                              "set your terminal to UTF-8 and type it again[/]")
+                continue
             if not lines and (line.strip() in COMMANDS or line.strip().startswith("/file ")):
                 yield line.strip()
                 break
@@ -115,7 +147,7 @@ def render_step(console: Console, step: Step, shown: tuple[int, int]) -> tuple[i
 
 def render_prompt(console: Console, prompt: Prompt) -> None:
     label = "Follow-up" if prompt.is_follow_up else f"Question {prompt.number}/{prompt.total}"
-    title = f"{label} · {prompt.topic} · {prompt.kind.replace('_', ' ')}"
+    title = escape(f"{label} · {prompt.topic} · {prompt.kind.replace('_', ' ')}")
     console.print(Panel(escape(prompt.text), title=title, title_align="left", border_style="cyan"))
 
 
@@ -146,7 +178,7 @@ def render_report(console: Console, report: SessionReport) -> None:
     if report.by_topic:
         table = Table("topic", "score")
         for topic, value in report.by_topic.items():
-            table.add_row(topic, f"{value:.0%}")
+            table.add_row(escape(topic), f"{value:.0%}")
         console.print(table)
     for item in report.to_review:
         console.print(Panel(

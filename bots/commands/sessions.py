@@ -8,13 +8,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 from rich.table import Table
 
 from agent.errors import CoachError
-from bots.app import app, console, load_settings, user_errors, with_coach
+from bots.app import app, console, load_settings, read_user_file, user_errors, user_name, with_coach, write_user_file
+from bots.safe_text import terminal_text
 
 FORMATS = ("text", "md", "html", "json")
+
+
+def escape(text: str) -> str:
+    """Stored text for the console: no control sequences, no rich markup."""
+    return _markup_escape(terminal_text(text))
 
 
 @app.command()
@@ -22,15 +28,15 @@ FORMATS = ("text", "md", "html", "json")
 def sessions(user: Annotated[str | None, typer.Option("--user", "-u", help="Whose sessions.")] = None) -> None:
     """Your sessions: date, format, topics, questions, score, cost."""
     settings = load_settings()
-    who = user or settings.default_user
+    who = user_name(user, settings)
     rows = with_coach(lambda coach: coach.sessions(who), settings=settings)
     table = Table("started (UTC)", "format", "topics", "questions", "status", "score", "cost",
                   title=f"Sessions · {escape(who)}")
     table.add_column("session", no_wrap=True, min_width=12)
     for r in rows:
-        table.add_row(f"{r.started_at:%Y-%m-%d %H:%M}", r.format, ", ".join(r.topics) or "mixed",
-                      str(r.questions), r.status, "n/a" if r.score is None else f"{r.score:.0%}",
-                      f"${r.cost_usd:.4f}", r.session_id)
+        table.add_row(f"{r.started_at:%Y-%m-%d %H:%M}", escape(r.format), escape(", ".join(r.topics) or "mixed"),
+                      str(r.questions), escape(r.status), "n/a" if r.score is None else f"{r.score:.0%}",
+                      f"${r.cost_usd:.4f}", escape(r.session_id))
     console.print(table if rows else f"{escape(who)} has no sessions yet: `coach interview` starts one.")
 
 
@@ -51,7 +57,7 @@ def replay(
     if fmt not in FORMATS:
         raise CoachError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     settings = load_settings()
-    who = user or settings.default_user
+    who = user_name(user, settings)
     if regrade:
         _show_regrade(settings, session, who, offline)
         return
@@ -59,8 +65,8 @@ def replay(
     if fmt != "text" or out is not None:
         rendered = RENDERERS[fmt](transcript)
         if out is not None:
-            out.write_text(rendered, encoding="utf-8")
-            console.print(f"wrote {out}")
+            write_user_file(out, rendered)
+            console.print(f"wrote {escape(str(out))}")
         else:
             sys.stdout.write(rendered)
         return
@@ -80,8 +86,8 @@ def _show_regrade(settings, session: str, user: str, offline: bool) -> None:
                   title=f"Re-graded session {escape(session)}")
     for r in rows:
         changes = "; ".join(f"{kp}: {a} → {b}" for kp, a, b in r.changed) or "none"
-        table.add_row(str(r.seq), r.question_id, f"{r.old_score:.0%}", f"{r.new_score:.0%}",
-                      f"{r.old_grader} → {r.new_grader}", changes)
+        table.add_row(str(r.seq), escape(r.question_id), f"{r.old_score:.0%}", f"{r.new_score:.0%}",
+                      escape(f"{r.old_grader} → {r.new_grader}"), escape(changes))
     console.print(table if rows else "No answered spoken questions to re-grade.")
 
 
@@ -92,13 +98,14 @@ def export_cmd(
     out: Annotated[Path | None, typer.Option(help="File to write (default: standard output).")] = None,
 ) -> None:
     """Back up every session of a user as JSON (transcripts, grades, usage)."""
-    backup = with_coach(lambda coach: coach.export(user))
+    who = user_name(user, load_settings())
+    backup = with_coach(lambda coach: coach.export(who))
     data = json.dumps(backup.model_dump(mode="json"), indent=1, sort_keys=True)
     if out is None:
         sys.stdout.write(data + "\n")
     else:
-        out.write_text(data + "\n", encoding="utf-8")
-        console.print(f"wrote {out}")
+        write_user_file(out, data + "\n")
+        console.print(f"wrote {escape(str(out))}")
 
 
 @app.command("import")
@@ -109,11 +116,14 @@ def import_cmd(file: Annotated[Path, typer.Argument(help="A backup made by `coac
 
     from agent.service import Backup
 
+    text = read_user_file(file, "backup file")
     try:
-        backup = Backup.model_validate_json(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CoachError(f"{file} does not exist") from None
+        backup = Backup.model_validate_json(text)
     except ValidationError as err:
-        raise CoachError(f"{file} is not a coach backup: {err.errors()[0]['msg']}") from None
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise CoachError(f"{file} is not a coach backup: {where + ': ' if where else ''}{first['msg']}; "
+                         "give a file written by `coach export`") from None
+    user_name(backup.user, load_settings(), what=f"user in {file}")  # a backup cannot bring in a bad name
     restored, skipped = with_coach(lambda coach: coach.import_backup(backup))
-    console.print(f"restored {restored} session(s) for {backup.user}; skipped {skipped} already present")
+    console.print(f"restored {restored} session(s) for {escape(backup.user)}; skipped {skipped} already present")
