@@ -48,8 +48,9 @@ def read_answers(console: Console, interactive: bool) -> Iterator[str]:
     mojibake. Piped, such a line ends the interview with one error (the answers before it are saved;
     skipping only that line would shift every later answer onto the wrong question). On a terminal
     that answer alone is refused and asked for again."""
-    if sys.stdin.encoding and sys.stdin.encoding.lower().replace("-", "") == "utf8":
-        sys.stdin.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]  # a TextIOWrapper
+    reconfigure = getattr(sys.stdin, "reconfigure", None)  # a TextIOWrapper; not under every test harness
+    if reconfigure and (sys.stdin.encoding or "").lower().replace("-", "") == "utf8":
+        reconfigure(errors="surrogateescape")
     if not interactive:
         for n, line in enumerate(sys.stdin, 1):
             where = undecodable(line)
