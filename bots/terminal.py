@@ -8,6 +8,7 @@ answer. `/hint`, `/skip`, `/end` work as commands, and `/file PATH` answers with
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -61,13 +62,26 @@ def read_answers(console: Console, interactive: bool) -> Iterator[str]:
                     "continue from that line with `coach interview --resume`")
             yield line.rstrip("\n")
         return
+    _line_editing()
+    pending: list[tuple[str, bool]] = []  # lines read but not yet used, each with "came in a paste"
+
+    def next_line(prompt: str) -> tuple[str, bool]:
+        if not pending:
+            raw = input(prompt)
+            if len(raw.encode("utf-8", "surrogateescape")) >= TTY_LINE_LIMIT:
+                console.print(f"[yellow]that line is {TTY_LINE_LIMIT} bytes or more, the terminal's limit for one "
+                              "line without line editing: its end may be cut. Send long answers with /file PATH.[/]")
+            parts = raw.split("\n")  # a bracketed paste arrives whole, newlines and all
+            pending.extend((part, len(parts) > 1) for part in parts)
+        return pending.pop(0)
+
     while True:
         lines: list[str] = []
         console.print("[dim]your answer (empty line to send; ``` for code; /hint /skip /end /file PATH):[/]")
         fenced = False
         while True:
             try:
-                line = input("> " if not lines else "  ")
+                line, pasted = next_line("> " if not lines else "  ")
             except EOFError:
                 if lines:
                     yield "\n".join(lines)
@@ -76,7 +90,7 @@ def read_answers(console: Console, interactive: bool) -> Iterator[str]:
                 console.print(f"[yellow]that line is not UTF-8 text ({undecodable(line)}) and was dropped; "
                               "set your terminal to UTF-8 and type it again[/]")
                 continue
-            if not lines and (line.strip() in COMMANDS or line.strip().startswith("/file ")):
+            if not lines and not pasted and (line.strip() in COMMANDS or line.strip().startswith("/file ")):
                 yield line.strip()
                 break
             if line.strip().startswith("```"):
@@ -85,12 +99,27 @@ def read_answers(console: Console, interactive: bool) -> Iterator[str]:
                     break
                 fenced = True
                 continue
-            if not line.strip() and not fenced:
+            if not line.strip() and not fenced and not pasted:  # a blank line inside a paste is the answer's own
                 if lines:
                     yield "\n".join(lines)
                     break
                 continue
-            lines.append(line)
+            if line or lines or fenced:
+                lines.append(line)
+
+
+TTY_LINE_LIMIT = 4095
+"""A terminal in canonical mode passes at most 4095 bytes of one line (Linux's N_TTY buffer)."""
+
+
+def _line_editing() -> None:
+    """Read terminal lines through GNU readline where Python has it: readline reads keystrokes in
+    non-canonical mode, so a long paste is not cut at the terminal's 4095-byte line limit, and its
+    bracketed paste delivers a multi-line paste whole (blank lines in it do not send the answer)."""
+    import importlib
+
+    with contextlib.suppress(ImportError):
+        importlib.import_module("readline")
 
 
 async def run_interview(
@@ -188,5 +217,9 @@ def render_report(console: Console, report: SessionReport) -> None:
             title_align="left",
             border_style="yellow",
         ))
-    if not report.to_review and report.turns:
+    answered = [t for t in report.turns if t.outcome == "answered" and t.answer.strip()]
+    if not answered:
+        console.print("Nothing was answered, so there is nothing to grade or review: "
+                      "`coach interview` starts a new session.")
+    elif not report.to_review:
         console.print("Nothing to review: every key point was covered.")

@@ -189,6 +189,12 @@ class Store:
         row.ended_at = _aware(row.ended_at)
         return row
 
+    def session_owner(self, session_id: str) -> str | None:
+        """The name of the user a session belongs to, or None when there is no such session."""
+        with self._tx() as db:
+            return db.scalar(select(UserRow.name).join(SessionRow, SessionRow.user_id == UserRow.id)
+                             .where(SessionRow.id == session_id))
+
     def sessions_of(self, user: str, limit: int = 50) -> list[SessionRow]:
         """The user's sessions, newest first."""
         with self._tx() as db:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.markup import escape as _markup_escape
 from rich.table import Table
 
@@ -30,9 +31,13 @@ def sessions(user: Annotated[str | None, typer.Option("--user", "-u", help="Whos
     settings = load_settings()
     who = user_name(user, settings)
     rows = with_coach(lambda coach: coach.sessions(who), settings=settings)
-    table = Table("started (UTC)", "format", "topics", "questions", "status", "score", "cost",
-                  title=f"Sessions · {escape(who)}")
-    table.add_column("session", no_wrap=True, min_width=12)
+    # Fits 80 columns: fixed-width columns never wrap, no vertical rules, the topics column takes
+    # what is left and wraps (a table squeezed by rich would cut dates and ids to "2026-…").
+    table = Table(title=f"Sessions · {escape(who)}", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+    for name, justify in (("started (UTC)", "left"), ("format", "left"), ("topics", "left"), ("qs", "right"),
+                          ("status", "left"), ("score", "right"), ("cost", "right"), ("session", "left")):
+        table.add_column(name, justify=justify, no_wrap=name != "topics", overflow="fold",
+                         ratio=1 if name == "topics" else None)
     for r in rows:
         table.add_row(f"{r.started_at:%Y-%m-%d %H:%M}", escape(r.format), escape(", ".join(r.topics) or "mixed"),
                       str(r.questions), escape(r.status), "n/a" if r.score is None else f"{r.score:.0%}",
@@ -52,16 +57,22 @@ def replay(
     out: Annotated[Path | None, typer.Option(help="Write the export to this file.")] = None,
 ) -> None:
     """Replay a graded session step by step, export it, or re-grade it with today's grader."""
-    from bots.render_transcript import RENDERERS, header_lines, step_lines
+    from bots.render_transcript import RENDERERS, header_lines, question_numbers, question_total, step_lines
 
     if fmt not in FORMATS:
         raise CoachError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     settings = load_settings()
-    who = user_name(user, settings)
+    given = None if user is None else user_name(user, settings)
+
+    def owner(coach) -> str:
+        """--user, or whoever owns the session on this machine (a terminal user sees every local user's
+        files anyway), else the configured user, whose NotFound names the next step."""
+        return given or coach.session_owner(session) or settings.default_user
+
     if regrade:
-        _show_regrade(settings, session, who, offline)
+        _show_regrade(settings, session, owner, offline)
         return
-    transcript = with_coach(lambda coach: coach.transcript(session, who), settings=settings)
+    transcript = with_coach(lambda coach: coach.transcript(session, owner(coach)), settings=settings)
     if fmt != "text" or out is not None:
         rendered = RENDERERS[fmt](transcript)
         if out is not None:
@@ -72,16 +83,19 @@ def replay(
         return
     interactive = step and sys.stdin.isatty() and sys.stdout.isatty()
     console.print("\n".join(escape(line) for line in header_lines(transcript)), style="bold")
+    numbers, total = question_numbers(transcript), question_total(transcript)
     for s in transcript.steps:
         if interactive:
             input("— Enter for the next step —")
         console.rule()
-        console.print("\n".join(escape(line) for line in step_lines(s)))
+        console.print("\n".join(escape(line) for line in step_lines(s, numbers, total)))
 
 
-def _show_regrade(settings, session: str, user: str, offline: bool) -> None:
-    rows = with_coach(lambda coach: coach.regrade(session, user), offline=True if offline else None,
-                      settings=settings)
+def _show_regrade(settings, session: str, owner, offline: bool) -> None:
+    async def regrade(coach):
+        return coach.engine, await coach.regrade(session, owner(coach))
+
+    engine, rows = with_coach(regrade, offline=True if offline else None, settings=settings)
     table = Table("#", "question", "old", "new", "graded by (old → new)", "verdicts that changed",
                   title=f"Re-graded session {escape(session)}")
     for r in rows:
@@ -89,6 +103,14 @@ def _show_regrade(settings, session: str, user: str, offline: bool) -> None:
         table.add_row(str(r.seq), escape(r.question_id), f"{r.old_score:.0%}", f"{r.new_score:.0%}",
                       escape(f"{r.old_grader} → {r.new_grader}"), escape(changes))
     console.print(table if rows else "No answered spoken questions to re-grade.")
+    console.print(_which_grader(engine, offline, settings.has_api_key))
+
+
+def _which_grader(engine: str, offline: bool, has_key: bool) -> str:
+    if engine != "offline":
+        return f"regraded with {escape(engine)}"
+    why = "--offline" if offline else "the model was not available" if has_key else "no ANTHROPIC_API_KEY"
+    return f"regraded with the offline grader ({why})"
 
 
 @app.command("export")
