@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 
-from agent.redaction import install_redaction, report_unexpected
+from agent.redaction import install_redaction, redact, report_unexpected
 from bots.app import app
 from bots.commands import bank, eval, grade_file, interview, mcp, progress, run_code, sessions, telegram  # noqa: F401  (each module registers its command)
 
@@ -36,7 +36,7 @@ def main() -> None:
 def _exit_code(done: SystemExit) -> int:
     if done.code is None or isinstance(done.code, int):
         return done.code or 0
-    print(done.code, file=sys.stderr)  # what the interpreter does with SystemExit("message")
+    print(redact(str(done.code)), file=sys.stderr)  # what the interpreter does with SystemExit("message")
     return 1
 
 
