@@ -6,13 +6,32 @@ variable at a temp dir. Values come from the environment and an optional `.env` 
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tools.runner.limits import SandboxLimits
+
+USER_NAME_MAX_CHARS = 120
+"""The store keeps a user's name in 120 characters (PostgreSQL enforces it)."""
+
+
+def user_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a user (None when it can): the name keys the user's history in the
+    database and names files under COACH_HOME (the progress chart), so it is short, printable text
+    without path separators."""
+    if not name.strip():
+        return "a user name cannot be empty"
+    if len(name) > USER_NAME_MAX_CHARS:
+        return f"a user name has at most {USER_NAME_MAX_CHARS} characters, this one has {len(name)}"
+    if "/" in name or "\\" in name:
+        return "a user name cannot contain / or \\"
+    if name != name.strip() or any(unicodedata.category(ch) in ("Cc", "Cs") for ch in name):
+        return "a user name cannot hold control characters or leading or trailing spaces"
+    return None
 
 
 class Price(BaseModel):
@@ -112,6 +131,14 @@ class Settings(BaseSettings):
     default_user: str = "local"
     bank_dir: Path | None = None
     """A bank directory (questions/, challenges/, formats.yaml) to use instead of the bundled one."""
+
+    @field_validator("default_user")
+    @classmethod
+    def _user_name(cls, name: str) -> str:
+        problem = user_name_problem(name)
+        if problem:
+            raise ValueError(f"{problem} (COACH_DEFAULT_USER)")
+        return name
 
     def for_local_terminal(self) -> Settings:
         """The terminal has one local user, so the per-user message rate limit is off."""

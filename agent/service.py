@@ -290,6 +290,12 @@ class SessionService:
         row = self.store.session(session_id, user)
         return build_transcript(_facts(row, user), self.store.turns(session_id), self.settings.prices)
 
+    def session_owner(self, session_id: str) -> str | None:
+        """Who a session belongs to. For the local terminal only, where every user's history is in
+        the operator's own files; shared front-ends (Telegram, MCP) take the user from their own
+        configuration and never look a session up across users."""
+        return self.store.session_owner(session_id)
+
     def sessions(self, user: str, limit: int = 50) -> list[SessionSummary]:
         """The user's sessions, newest first, with score and cost (turns loaded in one go)."""
         rows = self.store.sessions_of(user, limit=limit)

@@ -10,12 +10,14 @@ Opening the store happens in every `coach` process, and importing and running Al
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
+from agent.errors import ConfigError
 from agent.store.models import Base
 
 if TYPE_CHECKING:
@@ -45,9 +47,22 @@ def current_revision(engine: Engine) -> str | None:
     return rows[0] if len(rows) == 1 else None
 
 
+def known_revisions() -> set[str]:
+    """Every revision this version's migrations define (read from the files, without Alembic)."""
+    found = (re.search(r"^revision\s*=\s*['\"]([^'\"]+)['\"]", p.read_text(encoding="utf-8"), re.MULTILINE)
+             for p in (MIGRATIONS / "versions").glob("*.py"))
+    return {m[1] for m in found if m}
+
+
 def upgrade(engine: Engine) -> None:
-    if current_revision(engine) == HEAD:
+    revision = current_revision(engine)
+    if revision == HEAD:
         return
+    if revision is not None and revision not in known_revisions():
+        raise ConfigError(
+            f"this database was written by a newer coach (schema revision {revision!r}; this coach knows up "
+            f"to {HEAD!r}): upgrade the coach (pip install -U interview-coach), or point DATABASE_URL or "
+            "COACH_HOME at another database")
     with engine.begin() as conn:
         if not inspect(conn).get_table_names():
             Base.metadata.create_all(conn)

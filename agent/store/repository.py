@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from sqlalchemy import Engine, String, create_engine, event, func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent import memory
@@ -67,15 +67,24 @@ def open_engine(url: str) -> Engine:
         url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, the driver we ship
     # A pre-ping guards against a server that dropped the connection; a SQLite file has no server,
     # and the ping would cost a round trip on every transaction.
-    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    try:
+        engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    except ModuleNotFoundError as err:
+        raise ConfigError(
+            f"DATABASE_URL needs the database driver {err.name!r}, which is not installed: "
+            "pip install 'interview-coach[postgres]' (in a clone: pip install '.[postgres]')"
+        ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    where = engine.url.render_as_string(hide_password=True)
     try:
         migrate.upgrade(engine)
     except OperationalError as err:
+        raise ConfigError(f"cannot open the database {where}: {err.orig}; check DATABASE_URL") from None
+    except DatabaseError as err:  # e.g. SQLite's "file is not a database"
         raise ConfigError(
-            f"cannot open the database {engine.url.render_as_string(hide_password=True)}: "
-            f"{err.orig}; check DATABASE_URL"
+            f"the database {where} cannot be read ({err.orig}); it is not a coach database: move the file "
+            "aside (a new one is created) or point DATABASE_URL or COACH_HOME elsewhere"
         ) from None
     return engine
 
@@ -179,6 +188,12 @@ class Store:
         row.started_at = _aware(row.started_at)
         row.ended_at = _aware(row.ended_at)
         return row
+
+    def session_owner(self, session_id: str) -> str | None:
+        """The name of the user a session belongs to, or None when there is no such session."""
+        with self._tx() as db:
+            return db.scalar(select(UserRow.name).join(SessionRow, SessionRow.user_id == UserRow.id)
+                             .where(SessionRow.id == session_id))
 
     def sessions_of(self, user: str, limit: int = 50) -> list[SessionRow]:
         """The user's sessions, newest first."""

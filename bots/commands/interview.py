@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from agent.errors import CoachError
-from bots.app import app, console, engine_choice, load_settings, user_errors
+from bots.app import app, console, engine_choice, load_settings, user_errors, user_name
 
 
 @app.command()
@@ -30,7 +30,7 @@ def interview(
     from bots.terminal import read_answers, run_interview
 
     settings = load_settings().for_local_terminal()
-    who = user or settings.default_user
+    who = user_name(user, settings)
     interactive = sys.stdin.isatty()
 
     async def go() -> int:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from bots.app import app, load_settings, user_errors
+from bots.app import app, load_settings, user_errors, user_name
 
 
 @app.command()
@@ -21,4 +21,6 @@ def mcp(
     """Serve the coach's tools over MCP (for Claude Desktop and other MCP clients)."""
     from mcp_server.server import serve
 
-    serve(load_settings(), transport, host, port, user, True if offline else None)
+    settings = load_settings()
+    who = None if user is None else user_name(user, settings)
+    serve(settings, transport, host, port, who, True if offline else None)

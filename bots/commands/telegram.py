@@ -29,7 +29,13 @@ def telegram(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it would log URLs, and URLs hold the token
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    asyncio.run(_serve(settings, webhook, listen, port, base_url or settings.telegram_base_url, offline))
+    try:
+        asyncio.run(_serve(settings, webhook, listen, port, base_url or settings.telegram_base_url, offline))
+    except Exception as err:
+        if type(err).__name__ == "InvalidToken":  # telegram.error.InvalidToken; the SDK is imported by the bot only
+            raise ConfigError("Telegram rejected TELEGRAM_BOT_TOKEN: copy the token from @BotFather "
+                              "(/mybots, API Token) and set it again") from None
+        raise
 
 
 async def _serve(settings, webhook, listen, port, base_url, offline) -> None:
