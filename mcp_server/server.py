@@ -26,6 +26,7 @@ from agent.config import Settings
 from agent.domain import SessionReport
 from agent.errors import CoachError
 from agent.service import Challenge, Progress, RunResult, SessionService, SessionSummary, Step, open_catalog
+from mcp_server.auth import BearerToken, auth_settings, http_token
 
 INSTRUCTIONS = """Interview coach. Start a mock interview with start_interview, show the candidate
 each question exactly as returned, send their reply verbatim with answer (do not answer for
@@ -75,7 +76,9 @@ async def guarded(awaitable: Awaitable[T]) -> T:
         raise ToolError(str(err)) from None
 
 
-def build_server(settings: Settings, user: str | None = None, offline: bool | None = None) -> MCPServer:
+def build_server(settings: Settings, user: str | None = None, offline: bool | None = None,
+                 token: str | None = None, host: str = "127.0.0.1", port: int = 8765) -> MCPServer:
+    """The coach's MCP server; with `token`, HTTP requests need `Authorization: Bearer <token>`."""
     candidate = user or settings.default_user
     catalog = open_catalog(settings)  # parsed once per process; the service shares it
 
@@ -84,7 +87,9 @@ def build_server(settings: Settings, user: str | None = None, offline: bool | No
         async with SessionService.open(settings, offline=offline) as coach:
             yield CoachContext(coach=coach, user=candidate)
 
-    server = MCPServer("interview-coach", instructions=INSTRUCTIONS, lifespan=lifespan, log_level="WARNING")
+    guard = {"token_verifier": BearerToken(token), "auth": auth_settings(host, port)} if token else {}
+    server = MCPServer("interview-coach", instructions=INSTRUCTIONS, lifespan=lifespan, log_level="WARNING",
+                       **guard)
 
     def ctx_of(ctx: Context) -> CoachContext:
         return ctx.request_context.lifespan_context
@@ -218,11 +223,15 @@ def build_server(settings: Settings, user: str | None = None, offline: bool | No
 
 def serve(settings: Settings, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8765,
           user: str | None = None, offline: bool | None = None) -> None:
-    """Run the server until the client goes away. Over stdio, stdout is the protocol: log to stderr."""
-    server = build_server(settings, user=user, offline=offline)
+    """Run the server until the client goes away. Over stdio, stdout is the protocol: log to stderr.
+    Over HTTP, a token from COACH_MCP_TOKEN is required of every request; without one only
+    loopback is served (where the SDK's Host/Origin checks stay on)."""
     if transport == "stdio":
-        server.run()
+        build_server(settings, user=user, offline=offline).run()
     elif transport == "http":
-        server.run("streamable-http", host=host, port=port)
+        secret = settings.mcp_token.get_secret_value() if settings.mcp_token else None
+        token = http_token(secret, host)
+        build_server(settings, user=user, offline=offline, token=token, host=host, port=port).run(
+            "streamable-http", host=host, port=port)
     else:
         raise CoachError(f"unknown transport {transport!r}; use stdio or http")
