@@ -1,0 +1,107 @@
+"""review_grade through a real MCP client: the client's model reviews the offline grade; a verdict
+counts only when its evidence is in the candidate's answer, and memory follows the reviewed grade."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mcp import Client
+from mcp.types import Implementation
+
+from agent.config import Settings
+from agent.store.repository import Store
+from mcp_server.server import build_server
+from tests.conftest import MINI_BANK
+
+pytestmark = pytest.mark.anyio
+ANSWER = "Lookups skip the full table scan.\n  Every INSERT has to maintain the B-tree as well, so that costs time."
+
+
+@pytest.fixture
+def server(coach_home: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("COACH_BANK_DIR", str(MINI_BANK))
+    return build_server(Settings(), user="ada", offline=True)
+
+
+def desktop(server) -> Client:
+    return Client(server, raise_exceptions=True, client_info=Implementation(name="claude-ai", version="1.0"))
+
+
+def mastery_of(topic: str) -> tuple[float, int]:
+    store = Store.open(Settings().db_url)
+    try:
+        [m] = [m for m in store.memory_of("ada").mastery if m.topic == topic]
+        return m.mastery, m.evidence
+    finally:
+        store.close()
+
+
+async def test_a_review_is_accepted_per_verdict_only_with_evidence_from_the_answer(server) -> None:
+    async with desktop(server) as client:
+        step = (await client.call_tool("start_interview", {"topic": "sql", "questions": 1})).structured_content
+        sid = step["session_id"]
+        step = (await client.call_tool("answer", {"session_id": sid, "answer": ANSWER})).structured_content
+        offline = step["graded"][0]["grade"]
+        before = {v["key_point"]: v["verdict"] for v in offline["verdicts"]}
+        assert before["slower_writes"] != "covered" and before["storage"] == "missing"
+        assert mastery_of("sql") == (offline["score"], 1)
+
+        result = await client.call_tool("review_grade", {"session_id": sid, "verdicts": [
+            # the point is there in other words: quoted with other case and spacing, it counts
+            {"key_point": "slower_writes", "verdict": "covered",
+             "evidence": "every insert has to maintain   the B-tree as well"},
+            # a claim the answer never made: rejected, the offline verdict stands
+            {"key_point": "storage", "verdict": "covered", "evidence": "the index takes extra disk space"},
+            {"key_point": "durability", "verdict": "covered", "evidence": "Lookups skip the full table scan."},
+            {"key_point": "faster_reads", "verdict": "partial", "evidence": ""},
+        ]})
+        reviewed = result.structured_content
+        assert not result.is_error and reviewed["applied"] and reviewed["accepted"] == ["slower_writes"]
+        reasons = {r["key_point"]: r["reason"] for r in reviewed["rejected"]}
+        assert "not in the candidate's answer" in reasons["storage"]
+        assert "'durability' is not one of them" in reasons["durability"]
+        assert "needs evidence" in reasons["faster_reads"]
+        grade = reviewed["grade"]
+        after = {v["key_point"]: v["verdict"] for v in grade["verdicts"]}
+        assert after == {**before, "slower_writes": "covered"}
+        assert grade["grader"] == "client:claude-ai" and grade["review"]["before"]["grader"] == "offline"
+        assert grade["review"]["before"]["score"] == offline["score"] < grade["score"]
+
+        # the transcript shows both grades, and memory uses the reviewed one
+        report = (await client.call_tool("session_report", {"session_id": sid})).structured_content
+        [main] = [t for t in report["turns"] if t["seq"] == reviewed["seq"]]
+        assert main["grade"]["score"] == grade["score"] and main["grade"]["review"]["reviewer"] == "client:claude-ai"
+        assert mastery_of("sql") == (grade["score"], 1)
+        history = (await client.call_tool("weak_topics", {})).structured_content["history"]
+        assert [p["score"] for p in history] == [grade["score"]]
+
+        # a review with nothing acceptable changes nothing and says why
+        result = (await client.call_tool("review_grade", {"session_id": sid, "verdicts": [
+            {"key_point": "storage", "verdict": "partial", "evidence": "uses more disk"}]})).structured_content
+        assert not result["applied"] and result["grade"]["score"] == grade["score"]
+        assert "not in the candidate's answer" in result["rejected"][0]["reason"]
+        assert mastery_of("sql") == (grade["score"], 1)
+
+        # a reviewer may always be stricter: missing needs no evidence, and the review starts over
+        # from the offline grade (reviewing twice does not stack)
+        result = (await client.call_tool("review_grade", {"session_id": sid, "verdicts": [
+            {"key_point": "faster_reads", "verdict": "missing"}]})).structured_content
+        assert result["applied"] and result["grade"]["score"] < offline["score"]
+        assert {v["key_point"]: v["verdict"] for v in result["grade"]["verdicts"]} == {**before,
+                                                                                     "faster_reads": "missing"}
+        assert mastery_of("sql") == (result["grade"]["score"], 1)
+
+
+async def test_review_errors_name_the_tools_to_call(server) -> None:
+    async with desktop(server) as client:
+        unknown = await client.call_tool("review_grade", {"session_id": "nope", "verdicts": [
+            {"key_point": "x", "verdict": "missing"}]})
+        assert unknown.is_error and "`list_sessions`" in unknown.content[0].text
+        sid = (await client.call_tool("start_interview", {"topic": "sql"})).structured_content["session_id"]
+        early = await client.call_tool("review_grade", {"session_id": sid, "verdicts": [
+            {"key_point": "storage", "verdict": "missing"}]})
+        assert early.is_error and "no graded answer yet" in early.content[0].text
+        bad = await client.call_tool("review_grade", {"session_id": sid, "verdicts": [
+            {"key_point": "storage", "verdict": "brilliant"}]})
+        assert bad.is_error and "'covered', 'partial' or 'missing'" in bad.content[0].text
