@@ -16,6 +16,17 @@ def _score(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0%}"
 
 
+def _review(step: TranscriptStep) -> str:
+    """The grade a review replaced, beside the reviewed one ("" when the grade was not reviewed)."""
+    g = step.turn.grade
+    if g is None or g.review is None or not g.review.accepted:
+        return ""
+    r = g.review
+    rejected = f"; rejected: {', '.join(v.key_point for v in r.rejected)}" if r.rejected else ""
+    return f"reviewed by {r.reviewer} (changed {', '.join(r.accepted)}{rejected}); " \
+           f"before: {_score(r.before.score)} by {r.before.grader}"
+
+
 def _label(step: TranscriptStep) -> str:
     t = step.turn
     return f"Follow-up to #{t.follow_up_of}" if t.follow_up_of else f"Question #{t.seq} · {t.topic}"
@@ -35,6 +46,8 @@ def step_lines(step: TranscriptStep) -> list[str]:
     if t.grade:
         g = t.grade
         lines.append(f"grade: {_score(g.score)} · rating {g.rating} · by {g.grader}")
+        if _review(step):
+            lines.append(_review(step))
         for v in g.verdicts:
             evidence = f' — "{v.evidence}"' if v.evidence else ""
             lines.append(f"  {MARK[v.verdict]} {v.key_point}{evidence}")
@@ -71,6 +84,7 @@ def render_markdown(t: Transcript) -> str:
         if turn.grade:
             g = turn.grade
             out += [f"**Grade:** {_score(g.score)} · rating {g.rating} · graded by {g.grader}", ""]
+            out += [f"*{_review(s)}*", ""] if _review(s) else []
             out += [f"- {MARK[v.verdict]} `{v.key_point}`" + (f' — "{v.evidence}"' if v.evidence else "")
                     for v in g.verdicts]
             if g.feedback:
@@ -120,6 +134,8 @@ def render_html(t: Transcript) -> str:
             g = turn.grade
             parts.append(f"<div><span class='score'>{_score(g.score)}</span> "
                          f"<span class='meta'>rating {g.rating} · graded by {escape(g.grader)}</span></div>")
+            if _review(s):
+                parts.append(f"<div class='meta'>{escape(_review(s))}</div>")
             for v in g.verdicts:
                 ev = f" <span class='ev'>“{escape(v.evidence)}”</span>" if v.evidence else ""
                 parts.append(f"<div class='v'><b class='{v.verdict}'>{HTML_MARK[v.verdict]}</b> "

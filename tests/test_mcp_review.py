@@ -105,3 +105,45 @@ async def test_review_errors_name_the_tools_to_call(server) -> None:
         bad = await client.call_tool("review_grade", {"session_id": sid, "verdicts": [
             {"key_point": "storage", "verdict": "brilliant"}]})
         assert bad.is_error and "'covered', 'partial' or 'missing'" in bad.content[0].text
+
+
+async def test_replay_shows_the_reviewed_grade_beside_the_offline_one(server, coach_home: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    async with desktop(server) as client:
+        sid = (await client.call_tool("start_interview", {"topic": "sql", "questions": 1})).structured_content[
+            "session_id"]
+        offline = (await client.call_tool("answer", {"session_id": sid, "answer": ANSWER})).structured_content[
+            "graded"][0]["grade"]
+        await client.call_tool("review_grade", {"session_id": sid, "verdicts": [
+            {"key_point": "slower_writes", "verdict": "covered", "evidence": "has to maintain the B-tree"},
+            {"key_point": "storage", "verdict": "covered", "evidence": "extra disk space"}]})
+        await client.call_tool("end_interview", {"session_id": sid})
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-m", "bots.cli", "replay", sid, "--user", "ada"], capture_output=True,
+                         text=True, timeout=120, cwd=coach_home.parent,
+                         env={**os.environ, "PYTHONPATH": str(root), "COLUMNS": "300"})
+    assert out.returncode == 0, out.stderr
+    before = f"{offline['score']:.0%}"
+    assert (f"reviewed by client:claude-ai (changed slower_writes; rejected: storage); before: {before} by offline"
+            in out.stdout), out.stdout
+    assert "by client:claude-ai" in out.stdout
+
+
+async def test_a_review_after_the_interview_ended_moves_the_session_score(server) -> None:
+    async with desktop(server) as client:
+        sid = (await client.call_tool("start_interview", {"topic": "sql", "questions": 1})).structured_content[
+            "session_id"]
+        await client.call_tool("answer", {"session_id": sid, "answer": ANSWER})
+        await client.call_tool("end_interview", {"session_id": sid})
+        [before] = (await client.call_tool("list_sessions", {})).structured_content["sessions"]
+        reviewed = (await client.call_tool("review_grade", {"session_id": sid, "seq": 1, "verdicts": [
+            {"key_point": "slower_writes", "verdict": "covered", "evidence": "has to maintain the B-tree"}]}))
+        assert reviewed.structured_content["applied"] and reviewed.structured_content["seq"] == 1
+        [after] = (await client.call_tool("list_sessions", {})).structured_content["sessions"]
+        assert after["status"] == "finished" and after["score"] > before["score"]
+        missing_turn = await client.call_tool("review_grade", {"session_id": sid, "seq": 99, "verdicts": [
+            {"key_point": "storage", "verdict": "missing"}]})
+        assert missing_turn.is_error and "turn 99 has no graded answer" in missing_turn.content[0].text
