@@ -19,8 +19,11 @@ ANSWER = "Lookups skip the full table scan.\n  Every INSERT has to maintain the 
 
 
 @pytest.fixture
-def server(coach_home: Path, monkeypatch: pytest.MonkeyPatch):
+def server(coach_home: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch):
+    """On the SQLite file and again on a fresh PostgreSQL database (DATABASE_URL reaches the replay CLI too)."""
     monkeypatch.setenv("COACH_BANK_DIR", str(MINI_BANK))
+    if database_url:
+        monkeypatch.setenv("DATABASE_URL", database_url)
     return build_server(Settings(), user="ada", offline=True)
 
 

@@ -261,6 +261,8 @@ class Store:
             for past in history:
                 turn = _turn(past, [])
                 if turn.grade is not None:  # a JSON null passes `is_not(None)`
+                    if turn.answered_at is not None:  # PostgreSQL answers in its own zone; FSRS wants UTC
+                        turn.answered_at = turn.answered_at.astimezone(UTC)
                     _remember(db, uid, turn)
                     db.flush()
 
