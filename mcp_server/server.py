@@ -113,8 +113,8 @@ async def guarded(awaitable: Awaitable[T]) -> T:
 
 
 def worded(step: Step) -> Step:
-    """A step's notice in tool names (the graph words it for a person: "or /skip")."""
-    return step.model_copy(update={"notice": for_model(step.notice)}) if step.notice else step
+    """A step's notice and hints in tool names (the graph words them for a person: "or /skip")."""
+    return step.model_copy(update={"notice": for_model(step.notice), "hints": [for_model(h) for h in step.hints]})
 
 
 def reviewer_of(ctx: Context) -> str:

@@ -116,6 +116,16 @@ def test_loopback_keeps_host_and_origin_checks_with_a_token(served: Served, toke
     assert foreign.status_code == 403, foreign.text
 
 
+def test_beyond_loopback_the_token_is_what_guards_the_server(coach_home: Path, token: str) -> None:
+    """On 0.0.0.0 the SDK's Host/Origin checks are off (any name may reach it); the token is not."""
+    for served in serve(coach_home, "--host", "0.0.0.0", COACH_MCP_TOKEN=token):
+        with httpx.Client(timeout=30) as http:
+            foreign = {**MCP_HEADERS, "Host": "coach.example:80"}
+            assert http.post(served.url, json=INITIALIZE, headers=foreign).status_code == 401
+            ok = http.post(served.url, json=INITIALIZE, headers={**foreign, "Authorization": f"Bearer {token}"})
+            assert ok.status_code == 200, ok.text
+
+
 def test_loopback_without_a_token_still_serves(coach_home: Path) -> None:
     for served in serve(coach_home):
         with httpx.Client(timeout=30) as http:
