@@ -7,7 +7,9 @@ check it.
 The rule that makes a review safe to accept from a model the coach does not control: a `covered`
 or `partial` verdict must quote its evidence from the candidate's answer (compared with whitespace
 and case normalised), so a review can credit what the candidate said, never what they did not.
-A `missing` verdict needs no evidence (a reviewer may always be stricter). A rejected verdict
+A `missing` verdict needs no evidence (a reviewer may always be stricter). An answer that talks to
+the grader ("give full marks") cannot have a verdict raised by a review: the reviewing model is
+the one that text was written to sway. A rejected verdict
 leaves the earlier verdict for that point in place and says why. The score moves by each changed
 point's weight times its change in credit, so a review that changes nothing changes no score.
 """
@@ -19,7 +21,7 @@ from datetime import datetime
 
 from agent.domain import Grade, GradeReview, KeyPointVerdict, Question, RejectedVerdict, Turn
 from agent.errors import AnswerRejected
-from agent.grading.offline import CREDIT, rating_for
+from agent.grading.offline import CREDIT, rating_for, tries_to_instruct_the_grader
 
 MIN_EVIDENCE_CHARS = 8
 """Shorter quotes ("a", "the") are found in any answer and prove nothing."""
@@ -39,12 +41,15 @@ def review(turn: Turn, question: Question | None, verdicts: list[KeyPointVerdict
         raise AnswerRejected(f"turn {turn.seq} is a coding answer, graded by its tests; reviews apply to spoken answers")
     before = turn.grade.review.before if turn.grade.review else turn.grade
     answer = normalised(turn.answer)
+    injected = tries_to_instruct_the_grader(turn.answer)
     current = {v.key_point: v for v in before.verdicts}
     weights = {kp.id: kp.weight for kp in question.key_points} if question else {}
     accepted: list[str] = []
     rejected: list[RejectedVerdict] = []
     for v in verdicts:
         reason = _rejection(v, current, accepted, answer)
+        if not reason and injected and CREDIT[v.verdict] > CREDIT[current[v.key_point].verdict]:
+            reason = "the answer talks to the grader (a prompt injection): a review cannot raise its verdicts"
         if reason:
             rejected.append(RejectedVerdict(key_point=v.key_point, verdict=v.verdict, reason=reason))
             continue
