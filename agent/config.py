@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_SECRET", "telegram_webhook_secret")
     )
+    mcp_token: SecretStr | None = None
+    """COACH_MCP_TOKEN: the bearer token `coach mcp --transport http` requires, and the one the
+    McpCodeRunner client sends to the runner pool at COACH_RUNNER_URL."""
     runner_url: str | None = None
     """A code-runner MCP server over streamable HTTP (e.g. http://runners:8766/mcp); default in-process."""
     runner_warm: int = Field(default=0, ge=0, le=16)

@@ -30,7 +30,17 @@ from agent.catalog.validate import validate_bank
 from agent.checkpoint import open_checkpointer
 from agent.code_runner import open_code_runner, sandbox_runner
 from agent.config import Limits, Settings
-from agent.domain import Challenge, Grade, InterviewFormat, Prompt, SessionReport, Turn
+from agent.domain import (
+    Challenge,
+    Grade,
+    InterviewFormat,
+    KeyPointVerdict,
+    Prompt,
+    Question,
+    RejectedVerdict,
+    SessionReport,
+    Turn,
+)
 from agent.errors import AnswerRejected, NotFound, SessionClosed
 from agent.grading.submission import extract_code
 from agent.graph import STUCK, Action, ActionKind, CodeRunnerPort, GraphDeps, InterviewState, build_graph
@@ -53,6 +63,7 @@ from agent.records import (
     session_score,
 )
 from agent.regrade import Regrade, regrade
+from agent.review import review
 from agent.store.budget import BudgetLedger
 from agent.store.models import SessionRow
 from agent.store.repository import Store
@@ -60,8 +71,8 @@ from tools.runner import RunResult
 
 # What front-ends may use: the service, its verbs' result types, and two store-free helpers.
 __all__ = [
-    "Backup", "Challenge", "Progress", "RunResult", "SessionService", "SessionSummary", "Step", "Transcript",
-    "TranscriptStep", "check_bank", "open_catalog",
+    "Backup", "Challenge", "Progress", "ReviewedGrade", "RunResult", "SessionService", "SessionSummary", "Step",
+    "Transcript", "TranscriptStep", "check_bank", "open_catalog",
 ]
 
 log = logging.getLogger(__name__)
@@ -81,6 +92,19 @@ class Step(BaseModel):
     report: SessionReport | None = None
     duplicate: bool = False
     """The action repeated one already handled (same key) and was dropped; show nothing new."""
+
+
+class ReviewedGrade(BaseModel):
+    """What `review_grade` did: the grade now in effect and each verdict it could not accept."""
+
+    session_id: str
+    seq: int
+    question_id: str
+    applied: bool
+    """False when no verdict was accepted: the grade and memory are unchanged."""
+    grade: Grade
+    accepted: list[str] = Field(default_factory=list)
+    rejected: list[RejectedVerdict] = Field(default_factory=list)
 
 
 class UsageDay(BaseModel):
@@ -250,6 +274,39 @@ class SessionService:
             values = snapshot.values
             self._persist(session_id, user, values)
             return self._step(session_id, user, values, graded=[])
+
+    async def review_grade(self, session_id: str, user: str, verdicts: list[KeyPointVerdict], reviewer: str,
+                           seq: int | None = None) -> ReviewedGrade:
+        """A second grader's per-key-point verdicts on a graded answer (the latest, or turn `seq`).
+        Each covered/partial verdict is accepted only when its evidence is in the answer; the
+        reviewed grade replaces the stored one (the one it replaced kept in `grade.review.before`),
+        and the question's review card, the topic's mastery and the session score follow it."""
+        if not verdicts:
+            raise AnswerRejected("send at least one verdict: {key_point, verdict, evidence}")
+        self.store.session(session_id, user)  # NotFound for another user's session
+        async with self._locks[session_id]:
+            turns = self.store.turns(session_id)
+            graded = [t for t in turns if t.grade is not None and t.outcome == "answered"]
+            if seq is not None:
+                graded = [t for t in graded if t.seq == seq]
+            if not graded:
+                which = f"turn {seq}" if seq is not None else "this session"
+                raise NotFound(f"{which} has no graded answer yet: answer a question first")
+            turn = graded[-1]
+            try:
+                question: Question | None = self.catalog.question(turn.question_id)
+            except NotFound:  # retired from the bank since: every key point weighs the same
+                question = None
+            grade = review(turn, question, verdicts, reviewer, datetime.now(UTC))
+            assert grade.review is not None
+            applied = bool(grade.review.accepted)
+            if applied:
+                self.store.replace_grade(session_id, user, turn.seq, grade)
+                if self.store.session(session_id, user).status == "finished":
+                    self.store.set_session_score(session_id, session_score(self.store.turns(session_id)))
+            return ReviewedGrade(session_id=session_id, seq=turn.seq, question_id=turn.question_id, applied=applied,
+                                 grade=grade if applied else turn.grade or grade, accepted=grade.review.accepted,
+                                 rejected=grade.review.rejected)
 
     def latest_active(self, user: str) -> str | None:
         return self.store.latest_active_session(user)

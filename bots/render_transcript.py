@@ -36,6 +36,17 @@ def question_numbers(t: Transcript) -> dict[int, int]:
     return numbers
 
 
+def _review(step: TranscriptStep) -> str:
+    """The grade a review replaced, beside the reviewed one ("" when the grade was not reviewed)."""
+    g = step.turn.grade
+    if g is None or g.review is None or not g.review.accepted:
+        return ""
+    r = g.review
+    rejected = f"; rejected: {', '.join(v.key_point for v in r.rejected)}" if r.rejected else ""
+    return f"reviewed by {r.reviewer} (changed {', '.join(r.accepted)}{rejected}); " \
+           f"before: {_score(r.before.score)} by {r.before.grader}"
+
+
 def _label(step: TranscriptStep, numbers: dict[int, int] | None = None, total: int | None = None) -> str:
     t = step.turn
     number = (numbers or {}).get(t.seq, t.seq)
@@ -59,6 +70,8 @@ def step_lines(step: TranscriptStep, numbers: dict[int, int] | None = None, tota
     if t.grade:
         g = t.grade
         lines.append(f"grade: {_score(g.score)} · rating {g.rating} · by {g.grader}")
+        if _review(step):
+            lines.append(_review(step))
         for v in g.verdicts:
             evidence = f' — "{v.evidence}"' if v.evidence else ""
             lines.append(f"  {MARK[v.verdict]} {v.key_point}{evidence}")
@@ -114,6 +127,7 @@ def render_markdown(t: Transcript) -> str:
         if turn.grade:
             g = turn.grade
             out += [f"**Grade:** {_score(g.score)} · rating {g.rating} · graded by {md_inline(g.grader)}", ""]
+            out += [f"*{md_inline(_review(s))}*", ""] if _review(s) else []
             out += [f"- {MARK[v.verdict]} {md_code_span(v.key_point)}"
                     + (f' — "{md_inline(v.evidence)}"' if v.evidence else "") for v in g.verdicts]
             if g.feedback:
@@ -165,6 +179,8 @@ def render_html(t: Transcript) -> str:
             g = turn.grade
             parts.append(f"<div><span class='score'>{_score(g.score)}</span> "
                          f"<span class='meta'>rating {g.rating} · graded by {escape(g.grader)}</span></div>")
+            if _review(s):
+                parts.append(f"<div class='meta'>{escape(_review(s))}</div>")
             for v in g.verdicts:
                 ev = f" <span class='ev'>“{escape(v.evidence)}”</span>" if v.evidence else ""
                 parts.append(f"<div class='v'><b class='{v.verdict}'>{HTML_MARK[v.verdict]}</b> "

@@ -246,6 +246,47 @@ class Store:
                     _remember(db, uid, t)
         return new
 
+    def replace_grade(self, session_id: str, user: str, seq: int, grade: Grade) -> None:
+        """Put a reviewed grade on a stored turn and rebuild the memory it fed (the question's review
+        card and the topic's mastery, replayed from every graded main answer in order), in one
+        transaction, so memory reads as if the reviewed grade had been the first one."""
+        uid = self.user_id(user)
+        with self._tx() as db:
+            row = db.scalars(select(TurnRow).where(TurnRow.session_id == session_id, TurnRow.seq == seq)).one()
+            row.grade = grade.model_dump(mode="json")
+            row.score, row.rating, row.grader = grade.score, grade.rating, grade.grader
+            if row.follow_up_of is not None:
+                return
+            db.flush()
+            # Every card of the topic goes too: a topic's lapses are counted from its cards' history.
+            stale = [*db.scalars(select(ReviewCardRow).where(ReviewCardRow.user_id == uid,
+                                                             (ReviewCardRow.topic == row.topic)
+                                                             | (ReviewCardRow.question_id == row.question_id))),
+                     db.get(TopicMasteryRow, (uid, row.topic))]
+            for gone in stale:
+                if gone is not None:
+                    db.delete(gone)
+            db.flush()
+            history = db.scalars(
+                select(TurnRow).join(SessionRow, SessionRow.id == TurnRow.session_id)
+                .where(SessionRow.user_id == uid, TurnRow.follow_up_of.is_(None), TurnRow.grade.is_not(None),
+                       (TurnRow.question_id == row.question_id) | (TurnRow.topic == row.topic))
+                .order_by(TurnRow.answered_at, TurnRow.id)
+            ).all()
+            for past in history:
+                turn = _turn(past, [])
+                if turn.grade is not None:  # a JSON null passes `is_not(None)`
+                    if turn.answered_at is not None:  # PostgreSQL answers in its own zone; FSRS wants UTC
+                        turn.answered_at = turn.answered_at.astimezone(UTC)
+                    _remember(db, uid, turn)
+                    db.flush()
+
+    def set_session_score(self, session_id: str, score: float | None) -> None:
+        with self._tx() as db:
+            row = db.get(SessionRow, session_id)
+            if row is not None:
+                row.score = score
+
     def turns(self, session_id: str) -> list[Turn]:
         with self._tx() as db:
             rows = db.scalars(
