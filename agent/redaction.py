@@ -35,8 +35,10 @@ _secrets: set[str] = set()
 
 
 def add_secret(value: str | None) -> None:
-    """Mask this value wherever it appears from now on (very short values would mask ordinary text)."""
-    if value and len(value.strip()) >= 4:
+    """Mask this value wherever it appears from now on. Values under 8 characters are not secrets
+    anyone should use (the MCP server refuses tokens under 16) and would mask ordinary words: a
+    token "short" would turn "shorter" into "[redacted]er"."""
+    if value and len(value.strip()) >= 8:
         _secrets.add(value.strip())
 
 
