@@ -39,6 +39,7 @@ import builtins
 import json
 import os
 import resource
+import select
 import signal
 import sys
 import time
@@ -291,18 +292,26 @@ class Candidate:
         except OSError:
             pass
         deadline = time.monotonic() + patience
-        while True:
+        while True:  # its end of the reply pipe closes when it exits (or hands the pipe on)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self.reader.fd], [], [], remaining)[0]:
+                break
+            try:
+                if not os.read(self.reader.fd, 1 << 16):
+                    break
+            except OSError:
+                break
+        for delay in (0, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1):
+            time.sleep(delay)
             try:
                 pid, status = os.waitpid(self.pid, os.WNOHANG)
             except ChildProcessError:
                 return 0
             if pid:
                 return os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
-            if time.monotonic() > deadline:
-                os.kill(self.pid, signal.SIGKILL)
-                os.waitpid(self.pid, 0)
-                return 0
-            time.sleep(0.002)
+        os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        return 0
 
     def _read(self):
         line = self.reader.line()

@@ -58,6 +58,8 @@ CANDIDATE_CPU_KILLED = {signal.SIGXCPU, signal.SIGKILL}
 
 def _status_from_run(raw: RawRun, records: list[TestRecord], load_error: str, signal_number: int) -> tuple[str, str]:
     err = raw.stderr.decode(errors="replace")
+    if raw.out_of_memory:  # whatever followed (a judge killed, a clock run out) came from that
+        return "memory", "the program ran out of memory (the job's memory limit covers all its processes)"
     if raw.output_exceeded:
         return "output_limit", "the program printed more than the output limit allows"
     if raw.timed_out:
