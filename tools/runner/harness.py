@@ -225,7 +225,17 @@ def serve(code, requests, replies):
             kind, target = request["target"]
             obj = ns[target] if kind == "n" else handles[target]
             op = request["op"]
-            if op == "call":
+            if op == "ops":  # a class-design case in one round trip: construct, then each method
+                values = []
+                try:
+                    instance = obj(*resolve(request["args"]))
+                    for method, args in request["name"]:
+                        values.append(to_wire(getattr(instance, method)(*resolve(args)), handle))
+                except BaseException as err:
+                    send(replies, {"ok": False, "values": values, "exc": type(err).__name__, "error": describe(err)})
+                    continue
+                send(replies, {"ok": True, "value": values})
+            elif op == "call":
                 reply(obj(*resolve(request["args"]), **resolve(request["kwargs"])))
             elif op == "get":
                 reply(getattr(obj, request["name"]))
@@ -364,7 +374,12 @@ class Candidate:
             except (ValueError, TypeError, KeyError, RecursionError):
                 self.gone = "the candidate's process sent something that is not a plain value"
                 raise CandidateGone(self.gone) from None
-        raise candidate_exception(str(reply.get("exc", "Exception")), str(reply.get("error", "")))
+        err = candidate_exception(str(reply.get("exc", "Exception")), str(reply.get("error", "")))
+        try:
+            err.values = from_wire(reply.get("values", []), self.remote)  # how far a sequence got
+        except (ValueError, TypeError, KeyError, RecursionError):
+            err.values = []
+        raise err
 
 
 class Remote:
@@ -459,17 +474,16 @@ def run_ops(candidate, ns, job, out):
         out.emit({"kind": "load_error", "error": "no class named {!r} was defined".format(job["entry_point"])})
         return
     for i, case in enumerate(job["cases"]):
-        values = []
+        ops = [[op["method"], to_wire(list(op.get("args", [])), _not_plain)] for op in case["ops"]]
         try:
-            obj = cls(*case.get("init_args", []))
-            for op in case["ops"]:
-                method = getattr(obj, op["method"]) if isinstance(obj, Remote) else None
-                if not isinstance(method, Remote):
-                    raise AttributeError(f"the object has no method {op['method']!r}")
-                values.append(encode(method(*op.get("args", []))))
-            out.emit({"i": i, "ok": True, "values": values})
+            values = candidate.ask("ops", cls._target, name=ops, args=case.get("init_args", []))
+            out.emit({"i": i, "ok": True, "values": [encode(v) for v in values]})
+        except CandidateGone as err:
+            out.emit({"i": i, "ok": False, "values": [], "exc": "CandidateGone", "error": str(err)})
         except Exception as err:
-            out.emit({"i": i, "ok": False, "values": values, "exc": type(err).__name__, "error": describe(err)})
+            values = getattr(err, "values", [])
+            out.emit({"i": i, "ok": False, "values": [encode(v) for v in values] if isinstance(values, list) else [],
+                      "exc": type(err).__name__, "error": describe(err)})
 
 
 def run_tests(candidate, ns, job, out):
