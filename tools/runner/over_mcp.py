@@ -19,11 +19,11 @@ from pydantic import Field
 
 from tools.runner import CodeRunner, RunResult
 from tools.runner.cases import Challenge
-from tools.runner.limits import CodeRejected, check_code
+from tools.runner.limits import CodeRejected, check_code, check_tests
 
 
 def build_runner_server(runner: CodeRunner, challenge_of: Callable[[str], Challenge],
-                        max_code_chars: int = 50_000) -> MCPServer:
+                        max_code_chars: int = 50_000, max_tests_chars: int = 100_000) -> MCPServer:
     """A server with one tool, `run_code`; `challenge_of` looks a challenge up (LookupError if unknown)."""
     server = MCPServer("coach-code-runner", log_level="WARNING",
                        instructions="Runs Python code in a sandbox against tests.")
@@ -43,7 +43,7 @@ def build_runner_server(runner: CodeRunner, challenge_of: Callable[[str], Challe
             if challenge_id is not None:
                 return await asyncio.to_thread(runner.run_challenge, source, challenge_of(challenge_id))
             assert tests is not None
-            return await asyncio.to_thread(runner.run_tests, source, tests, entry_point)
+            return await asyncio.to_thread(runner.run_tests, source, check_tests(tests, max_tests_chars), entry_point)
         except (CodeRejected, LookupError) as err:
             raise ToolError(str(err).strip("'\"")) from None
 

@@ -9,6 +9,7 @@ fresh one is started, and every worker is recycled after `recycle_after` jobs.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import queue
@@ -135,6 +136,7 @@ class WarmPool:
         self._slots = threading.Semaphore(size)
         self._workers: set[_Worker] = set()
         self._lock = threading.Lock()
+        atexit.register(self.close)  # the workers die with us anyway; this also removes their cgroups
 
     def run(self, job: dict) -> RawRun:
         payload = self.sandbox.payload(job, other_processes=1)  # the worker itself
