@@ -36,6 +36,7 @@ produced and the judge outside compares.
 
 import ast
 import builtins
+import contextlib
 import json
 import os
 import resource
@@ -170,12 +171,12 @@ class LineReader:
 
 # --- the candidate process ----------------------------------------------------------------------
 
-SPECIAL = {"iter": list, "len": len, "str": str, "repr": repr, "bool": bool}
+SPECIAL: dict = {"iter": list, "len": len, "str": str, "repr": repr, "bool": bool}
 
 
 def serve(code, requests, replies):
     """Load the candidate's code, then answer requests until the judge closes the pipe."""
-    handles = {}
+    handles: dict = {}
 
     def handle(value):
         handles[len(handles)] = value
@@ -190,7 +191,7 @@ def serve(code, requests, replies):
         except RecursionError:
             send(replies, {"ok": False, "exc": "RecursionError", "error": "the result is nested too deeply"})
 
-    ns = {"__name__": "solution", "__builtins__": builtins}
+    ns: dict = {"__name__": "solution", "__builtins__": builtins}
     try:
         exec(compile(code, "solution.py", "exec"), ns)
     except BaseException as err:  # the candidate's error is the result
@@ -215,10 +216,8 @@ def serve(code, requests, replies):
         line = reader.line()
         if line is None:  # the judge is done: keep what the candidate printed
             for stream in (sys.stdout, sys.stderr):
-                try:
+                with contextlib.suppress(BaseException):
                     stream.flush()
-                except BaseException:
-                    pass
             return
         request = json.loads(line)
         try:
@@ -274,7 +273,7 @@ class CandidateGone(Exception):
     """The candidate process stopped or answered with something that is not a reply."""
 
 
-_exception_types = {}
+_exception_types: dict = {}
 
 
 def candidate_exception(name, message):
@@ -297,10 +296,8 @@ class Candidate:
     def stop(self, patience=1.0):
         """Close its pipe (it flushes its output and exits), kill it if it lingers; the signal
         that ended it, if one did (SIGXCPU or SIGKILL: its CPU limit), else 0."""
-        try:
+        with contextlib.suppress(OSError):
             os.close(self.requests)
-        except OSError:
-            pass
         deadline = time.monotonic() + patience
         while True:  # its end of the reply pipe closes when it exits (or hands the pipe on)
             remaining = deadline - time.monotonic()
@@ -432,10 +429,8 @@ def namespace(candidate, names):
         if "module" in info:
             module = str(info["module"])
             if module.split(".")[0] in sys.stdlib_module_names:
-                try:
+                with contextlib.suppress(ImportError):
                     ns[name] = __import__(module, fromlist=["_"])
-                except ImportError:
-                    pass
         elif "callable" in info:
             ns[name] = Remote(candidate, ["n", name], name)
         elif "value" in info:

@@ -77,7 +77,8 @@ def verdict(raw: RawRun, names: list[str], expected: list[Any] | None, visible: 
     records: list[TestRecord] = []
     load_record = next((r for r in raw.records if r.get("kind") == "load_error"), {})
     load_error = str(load_record.get("error", ""))
-    signal_number = load_record.get("signal") if isinstance(load_record.get("signal"), int) else 0
+    signal_value = load_record.get("signal")
+    signal_number = signal_value if isinstance(signal_value, int) else 0
     done = any(r.get("kind") == "done" for r in raw.records)
     results = [r for r in raw.records if "kind" not in r]
     garbled = raw.garbled

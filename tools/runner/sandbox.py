@@ -191,12 +191,11 @@ class Sandbox:
                 "bubblewrap is not installed, so untrusted code cannot run safely. Install it "
                 "(apt-get install -y bubblewrap), or set COACH_UNSAFE_RUNNER=1 on a developer machine "
                 "to run code without a sandbox.")
-        probe = self._probe()
-        if not probe[0] and self.cgroups:
+        ok, probe = self._probe()
+        if not ok and self.cgroups:
             disable_cgroups("the sandbox did not start inside a job cgroup")  # then without one
             self.cgroups = False
-            probe = self._probe()
-        ok, probe = probe
+            ok, probe = self._probe()
         if not ok:
             detail = probe.stderr.decode(errors="replace").strip()[:300]
             raise SandboxUnavailable(
