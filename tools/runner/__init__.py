@@ -7,6 +7,12 @@
 
 The ground floor of the coach: nothing here imports the rest of it. Whoever builds a runner hands
 it its limits and the unsafe developer flag (the coach reads both from its settings).
+
+Where what lives: sandbox.py (bubblewrap, the host-wide uid pool, collecting a job's output),
+harness.py (inside: the judging process and the candidate's process, and why verdicts are out of
+the candidate's reach), judge.py (compares outside), seccomp.py (the system-call filter),
+cgroup.py (whole-job memory and process caps, and the fallback without cgroups), warm.py and
+zygote.py (warm sandboxes), limits.py (limits and size caps), local.py and over_mcp.py (ports).
 """
 
 from __future__ import annotations

@@ -50,6 +50,22 @@ def _write(path: Path, value: str) -> None:
         f.write(value)
 
 
+def kill_if_uid(pid: int, uid: int) -> None:
+    """SIGKILL `pid` only if it still runs as `uid`: the pidfd pins the process, so a pid that
+    died and was reused by someone else's process in the meantime is left alone."""
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return
+    try:
+        if os.stat(f"/proc/{pid}").st_uid == uid:
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def detect() -> Layout | None:
     """The cgroup layout jobs can use on this machine, or None (then `describe()` says why)."""
     global _layout, _reason, _detected
@@ -108,6 +124,7 @@ class JobCgroup:
 
     def __init__(self, layout: Layout, uid: int, memory_bytes: int, processes: int) -> None:
         self.layout = layout
+        self.uid = uid
         self.dirs = tuple(base / f"uid-{uid}" for base in layout.bases)
         for directory in self.dirs:
             if directory.exists():
@@ -164,8 +181,7 @@ class JobCgroup:
         deadline = time.monotonic() + patience
         while (alive := self.pids()) and time.monotonic() < deadline:
             for pid in alive:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
+                kill_if_uid(pid, self.uid)  # every process of the job runs as its uid
             time.sleep(0.005)
 
     def remove(self) -> None:
@@ -191,8 +207,7 @@ class JobCgroup:
             if not pids:
                 return
             for pid in pids:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
+                kill_if_uid(pid, self.uid)
             time.sleep(0.01)
 
 

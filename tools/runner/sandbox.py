@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.runner import seccomp
-from tools.runner.cgroup import JobCgroup, job_cgroup
+from tools.runner.cgroup import JobCgroup, job_cgroup, kill_if_uid
 from tools.runner.cgroup import disable as disable_cgroups
 from tools.runner.limits import SandboxLimits
 
@@ -430,6 +430,10 @@ def _parse_records(data: bytes) -> tuple[list[dict], str]:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill the job's process group, only while its leader is not reaped: a reaped leader's pid,
+    with no process left in its group, may already be another job's group."""
+    if proc.returncode is not None:
+        return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
 
@@ -443,8 +447,7 @@ def _kill_uid(uid: int, patience: float = 3.0) -> None:
         if not alive or time.monotonic() > deadline:
             return
         for pid in alive:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+            kill_if_uid(pid, uid)
         time.sleep(0.01)
 
 
