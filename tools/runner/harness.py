@@ -191,11 +191,17 @@ def serve(code, requests, replies):
         except RecursionError:
             send(replies, {"ok": False, "exc": "RecursionError", "error": "the result is nested too deeply"})
 
+    def flush():  # what the candidate printed reaches the output before the judge may stop it
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(BaseException):
+                stream.flush()
+
     ns: dict = {"__name__": "solution", "__builtins__": builtins}
     try:
         exec(compile(code, "solution.py", "exec"), ns)
     except BaseException as err:  # the candidate's error is the result
         send(replies, {"load_error": describe(err)})
+        flush()
         return
     names = {}
     for name, value in list(ns.items()):
@@ -211,20 +217,26 @@ def serve(code, requests, replies):
             except (TypeError, RecursionError):
                 names[name] = {"handle": to_wire(value, handle)}
     send(replies, {"names": names})
+    flush()
     reader = LineReader(requests)
     while True:
         line = reader.line()
-        if line is None:  # the judge is done: keep what the candidate printed
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(BaseException):
-                    stream.flush()
+        if line is None:  # the judge is done
+            flush()
             return
         request = json.loads(line)
         try:
             kind, target = request["target"]
             obj = ns[target] if kind == "n" else handles[target]
             op = request["op"]
-            if op == "ops":  # a class-design case in one round trip: construct, then each method
+            if op == "calls":  # a challenge's cases in one request, one reply each as it ends
+                for args, kwargs in request["name"]:
+                    try:
+                        reply(obj(*resolve(args), **resolve(kwargs)))
+                    except BaseException as err:
+                        send(replies, {"ok": False, "exc": type(err).__name__, "error": describe(err)})
+                    flush()
+            elif op == "ops":  # a class-design case in one round trip: construct, then each method
                 values = []
                 try:
                     instance = obj(*resolve(request["args"]))
@@ -242,6 +254,7 @@ def serve(code, requests, replies):
                 reply(SPECIAL[request["name"]](obj))
         except BaseException as err:
             send(replies, {"ok": False, "exc": type(err).__name__, "error": describe(err)})
+        flush()
 
 
 def _not_plain(value):
@@ -356,11 +369,20 @@ class Candidate:
 
         message = {"op": op, "target": target, "name": name,
                    "args": to_wire(list(args), handle), "kwargs": to_wire(dict(kwargs or {}), handle)}
+        self.request(message)
+        return self.answer()
+
+    def request(self, message):
         try:
             send(self.requests, message)
         except OSError:
             self.gone = "the candidate's process stopped"
             raise CandidateGone(self.gone) from None
+
+    def answer(self):
+        """The next reply: its value, or the candidate's exception raised here."""
+        if self.gone:
+            raise CandidateGone(self.gone)
         reply = self._read()
         if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
             self.gone = "the candidate's process sent something that is not a reply"
@@ -453,9 +475,13 @@ def run_calls(candidate, ns, job, out):
     if not isinstance(fn, Remote):
         out.emit({"kind": "load_error", "error": "no function or class named {!r} was defined".format(job["entry_point"])})
         return
-    for i, case in enumerate(job["cases"]):
+    cases = [[to_wire(list(c.get("args", [])), _not_plain), to_wire(dict(c.get("kwargs", {})), _not_plain)]
+             for c in job["cases"]]
+    with contextlib.suppress(CandidateGone):  # then each case below reports it
+        candidate.request({"op": "calls", "target": fn._target, "name": cases})
+    for i in range(len(cases)):
         try:
-            value = fn(*case.get("args", []), **case.get("kwargs", {}))
+            value = candidate.answer()
             out.emit({"i": i, "ok": True, "value": encode(value)})
         except CandidateGone as err:
             out.emit({"i": i, "ok": False, "exc": "CandidateGone", "error": str(err)})
@@ -541,7 +567,8 @@ def main():
     if candidate.gone:
         gone(out, candidate.gone + " before every test ran", candidate.stop())
         return
-    candidate.stop()
+    with contextlib.suppress(OSError):  # it flushed its output after its last reply
+        os.kill(candidate.pid, signal.SIGKILL)
     out.emit({"kind": "done"})
 
 
