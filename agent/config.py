@@ -64,6 +64,8 @@ class Budgets(BaseModel):
 class Limits(BaseModel):
     max_answer_chars: int = 20_000
     max_code_chars: int = 50_000
+    max_tests_chars: int = 100_000
+    """Size cap on assert-style test code given to `run_code` (the runner's own backstop is larger)."""
     messages_per_minute: int = 20
     """Actions one user may send per minute (answers, hints) on shared front-ends; 0 = no limit."""
     model_calls_per_turn: int = 4

@@ -77,6 +77,14 @@ def check_code(code: str, limits: Limits) -> str:
         raise AnswerRejected(str(err)) from None
 
 
+def check_tests(tests: str, limits: Limits) -> str:
+    """Test code as it will be run, or AnswerRejected saying what to do instead."""
+    try:
+        return runner_limits.check_tests(tests, limits.max_tests_chars)
+    except runner_limits.CodeRejected as err:
+        raise AnswerRejected(str(err)) from None
+
+
 def cost_usd(usage: Usage, prices: dict[str, Price]) -> float:
     """Price one model call from the pricing table; an unknown model prices at the dearest rate."""
     price = prices.get(usage.model) or max(prices.values(), key=lambda p: p.output)

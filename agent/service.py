@@ -44,7 +44,7 @@ from agent.domain import (
 from agent.errors import AnswerRejected, NotFound, SessionClosed
 from agent.grading.submission import extract_code
 from agent.graph import STUCK, Action, ActionKind, CodeRunnerPort, GraphDeps, InterviewState, build_graph
-from agent.guardrails import CostGate, RateLimiter, check_answer, check_code, cost_usd
+from agent.guardrails import CostGate, RateLimiter, check_answer, check_code, check_tests, cost_usd
 from agent.llm.factory import make_llm
 from agent.llm.port import LLM, GradeRequest
 from agent.memory import starting_difficulty, weak_topics
@@ -322,7 +322,7 @@ class SessionService:
         if challenge_id is not None:
             return await self.runner.run_challenge(source, self.catalog.challenge(challenge_id).id)
         assert tests is not None
-        return await self.runner.run_tests(source, tests, entry_point)
+        return await self.runner.run_tests(source, check_tests(tests, self.settings.limits), entry_point)
 
     def challenge(self, challenge_id: str) -> Challenge:
         return self.catalog.challenge(challenge_id)

@@ -25,7 +25,7 @@ from pydantic import Field
 
 from tools.runner import CodeRunner, RunResult
 from tools.runner.cases import Challenge
-from tools.runner.limits import CodeRejected, check_code
+from tools.runner.limits import CodeRejected, check_code, check_tests
 
 
 class _BearerToken:
@@ -41,7 +41,8 @@ class _BearerToken:
 
 
 def build_runner_server(runner: CodeRunner, challenge_of: Callable[[str], Challenge],
-                        max_code_chars: int = 50_000, token: str | None = None) -> MCPServer:
+                        max_code_chars: int = 50_000, max_tests_chars: int = 100_000,
+                        token: str | None = None) -> MCPServer:
     """A server with one tool, `run_code`; `challenge_of` looks a challenge up (LookupError if unknown).
     With `token`, served over HTTP it answers 401 to a request without `Authorization: Bearer <token>`."""
     guard: dict[str, Any] = {}
@@ -66,7 +67,7 @@ def build_runner_server(runner: CodeRunner, challenge_of: Callable[[str], Challe
             if challenge_id is not None:
                 return await asyncio.to_thread(runner.run_challenge, source, challenge_of(challenge_id))
             assert tests is not None
-            return await asyncio.to_thread(runner.run_tests, source, tests, entry_point)
+            return await asyncio.to_thread(runner.run_tests, source, check_tests(tests, max_tests_chars), entry_point)
         except (CodeRejected, LookupError) as err:
             raise ToolError(str(err).strip("'\"")) from None
 
