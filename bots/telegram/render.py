@@ -1,12 +1,13 @@
 """Telegram rendering: the service's results as escaped HTML, split to fit Telegram's limit.
 
-Telegram counts message length in UTF-16 code units (4096 at most). Splitting happens on line
-breaks, so every tag opened on a line closes on it; a line too long on its own is split at
-spaces, never inside an HTML entity.
+Telegram counts message length in UTF-16 code units (4096 at most) and rejects a message whose
+HTML does not parse. Splitting prefers line breaks, then spaces; it never cuts inside a tag or an
+entity, and a tag open at a cut is closed there and reopened in the next part.
 """
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 from agent.domain import Prompt, SessionReport, Turn
@@ -21,42 +22,74 @@ def utf16_len(text: str) -> int:
 
 
 def split_message(html: str, limit: int = LIMIT) -> list[str]:
-    """Chunks of at most `limit` UTF-16 units, cut at line breaks (or spaces in a huge line)."""
-    chunks: list[str] = []
-    current = ""
-    for line in _fit_lines(html.split("\n"), limit):
-        candidate = f"{current}\n{line}" if current else line
-        if utf16_len(candidate) <= limit:
-            current = candidate
+    """Parts of at most `limit` UTF-16 units, each valid HTML on its own.
+
+    Cuts go at the last line break that fits (else the last space past half the part, else
+    anywhere between two characters), never inside a tag or an entity. Tags open at a cut are
+    closed at the end of the part and opened again at the start of the next one.
+    """
+    atoms = _TOKEN.findall(html)
+    parts: list[str] = []
+    stack: list[tuple[str, str]] = []  # (name, opening tag) of the tags open where the part starts
+    i = 0
+    while i < len(atoms):
+        opening = "".join(tag for _, tag in stack)
+        size, open_now, j = utf16_len(opening), list(stack), i
+        newline = space = None
+        while j < len(atoms):
+            after = _apply(open_now, atoms[j])
+            grown = size + utf16_len(atoms[j])
+            if grown + _closing_len(after) > limit and j > i:
+                break
+            size, open_now = grown, after
+            if atoms[j] == "\n":
+                newline = (j, open_now)
+            elif atoms[j] == " " and size > limit // 2:
+                space = (j, open_now)
+            j += 1
+        if j == len(atoms):
+            cut, rest, stack_at = j, j, open_now
+        elif newline or space:
+            at, stack_at = newline or space  # type: ignore[misc]
+            cut, rest = at, at + 1  # the break itself is dropped
         else:
-            chunks.append(current)
-            current = line
-    if current.strip():
-        chunks.append(current)
-    return [c for c in chunks if c.strip()]
+            cut, rest, stack_at = j, j, open_now
+        part = opening + "".join(atoms[i:cut]) + _closing(stack_at)
+        if _TAG.sub("", part).strip():
+            parts.append(part.strip("\n "))
+        stack, i = stack_at, rest
+    return parts
 
 
-def _fit_lines(lines: list[str], limit: int) -> list[str]:
-    out: list[str] = []
-    for line in lines:
-        while utf16_len(line) > limit:
-            cut = _cut_point(line, limit)
-            out.append(line[:cut].rstrip())
-            line = line[cut:].lstrip()
-        out.append(line)
-    return out
+_TOKEN = re.compile(r"<[^<>]*>|&#?[0-9A-Za-z]+;|[^<&]", re.S)
+_TAG = re.compile(r"<[^<>]*>")
+_NAME = re.compile(r"</?\s*([A-Za-z][\w-]*)")
 
 
-def _cut_point(line: str, limit: int) -> int:
-    end = limit
-    while utf16_len(line[:end]) > limit:
-        end -= 1
-    space = line.rfind(" ", 0, end)
-    cut = space if space > limit // 2 else end
-    amp = line.rfind("&", 0, cut)
-    if amp != -1 and ";" not in line[amp:cut]:
-        cut = amp  # never split "&amp;" and friends
-    return cut
+def _apply(stack: list[tuple[str, str]], atom: str) -> list[tuple[str, str]]:
+    """The open-tag stack after `atom`; unchanged (the same list) for text."""
+    if not atom.startswith("<") or len(atom) < 3:
+        return stack
+    match = _NAME.match(atom)
+    if match is None:
+        return stack
+    name = match.group(1).lower()
+    if atom.startswith("</"):
+        for k in range(len(stack) - 1, -1, -1):
+            if stack[k][0] == name:
+                return stack[:k]
+        return stack
+    if atom.endswith("/>"):
+        return stack
+    return [*stack, (name, atom)]
+
+
+def _closing(stack: list[tuple[str, str]]) -> str:
+    return "".join(f"</{name}>" for name, _ in reversed(stack))
+
+
+def _closing_len(stack: list[tuple[str, str]]) -> int:
+    return sum(len(name) + 3 for name, _ in stack)
 
 
 def prompt_html(prompt: Prompt, hints: list[str] | None = None) -> str:
