@@ -8,6 +8,7 @@ entity, and a tag open at a cut is closed there and reopened in the next part.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from html import escape
 
 from agent.domain import Prompt, SessionReport, Turn
@@ -24,46 +25,94 @@ def utf16_len(text: str) -> int:
 def split_message(html: str, limit: int = LIMIT) -> list[str]:
     """Parts of at most `limit` UTF-16 units, each valid HTML on its own.
 
-    Cuts go at the last line break that fits (else the last space past half the part, else
-    anywhere between two characters), never inside a tag or an entity. Tags open at a cut are
-    closed at the end of the part and opened again at the start of the next one.
+    Whole lines are packed into a part while they fit; a line too long on its own is cut at the
+    last space past half a part (else between two characters), never inside a tag or an entity.
+    Tags open at a cut are closed at the end of the part and opened again at the start of the next.
     """
-    atoms = _TOKEN.findall(html)
+    if utf16_len(html) <= limit:
+        return [html] if _TAG.sub("", html).strip() else []
     parts: list[str] = []
-    stack: list[tuple[str, str]] = []  # (name, opening tag) of the tags open where the part starts
-    i = 0
-    while i < len(atoms):
-        opening = "".join(tag for _, tag in stack)
-        size, open_now, j = utf16_len(opening), list(stack), i
-        newline = space = None
-        while j < len(atoms):
-            after = _apply(open_now, atoms[j])
-            grown = size + utf16_len(atoms[j])
-            if grown + _closing_len(after) > limit and j > i:
-                break
-            size, open_now = grown, after
-            if atoms[j] == "\n":
-                newline = (j, open_now)
-            elif atoms[j] == " " and size > limit // 2:
-                space = (j, open_now)
-            j += 1
-        if j == len(atoms):
-            cut, rest, stack_at = j, j, open_now
-        elif newline or space:
-            at, stack_at = newline or space  # type: ignore[misc]
-            cut, rest = at, at + 1  # the break itself is dropped
-        else:
-            cut, rest, stack_at = j, j, open_now
-        part = opening + "".join(atoms[i:cut]) + _closing(stack_at)
-        if _TAG.sub("", part).strip():
-            parts.append(part.strip("\n "))
-        stack, i = stack_at, rest
+    start: list[tuple[str, str]] = []  # the tags open where the current part starts
+    stack: list[tuple[str, str]] = []  # ... and after its last line
+    lines: list[str] = []
+    size = 0
+    for line in html.split("\n"):
+        after = _apply_tags(stack, line)
+        grown = size + (1 if lines else 0) + _units(line)
+        if grown + _closing_len(after) <= limit:
+            lines.append(line)
+            size, stack = grown, after
+            continue
+        if lines:
+            _emit(parts, start, "\n".join(lines), stack)
+        start, lines = stack, []
+        opening = _units(_opening(start))
+        if opening + _units(line) + _closing_len(after) <= limit:
+            lines, size, stack = [line], opening + _units(line), after
+        else:  # one line longer than a part: cut it between words (or characters)
+            stack = _split_line(parts, line, start, limit)
+            start, size = stack, _units(_opening(stack))
+    if lines:
+        _emit(parts, start, "\n".join(lines), stack)
     return parts
 
 
-_TOKEN = re.compile(r"<[^<>]*>|&#?[0-9A-Za-z]+;|[^<&]", re.S)
+def _split_line(parts: list[str], line: str, stack: list[tuple[str, str]], limit: int) -> list[tuple[str, str]]:
+    """Append `line` as parts, starting with the tags in `stack` open; the tags open after it."""
+    atoms = list(_atoms(line, limit))
+    i = 0
+    while i < len(atoms):
+        size, open_now, j, space = _units(_opening(stack)), stack, i, None
+        while j < len(atoms):
+            after = _apply(open_now, atoms[j])
+            grown = size + _units(atoms[j])
+            if grown + _closing_len(after) > limit and j > i:
+                break
+            size, open_now = grown, after
+            if atoms[j] == " " and size > limit // 2:
+                space = (j, open_now)
+            j += 1
+        if j < len(atoms) and space is not None:
+            cut, rest, end = space[0], space[0] + 1, space[1]  # the space itself is dropped
+        else:
+            cut, rest, end = j, j, open_now
+        _emit(parts, stack, "".join(atoms[i:cut]), end)
+        stack, i = end, rest
+    return stack
+
+
+def _emit(parts: list[str], start: list[tuple[str, str]], body: str, end: list[tuple[str, str]]) -> None:
+    part = (_opening(start) + body + _closing(end)).strip("\n ")
+    if _TAG.sub("", part).strip():
+        parts.append(part)
+
+
+def _opening(stack: list[tuple[str, str]]) -> str:
+    return "".join(tag for _, tag in stack)
+
+
+def _apply_tags(stack: list[tuple[str, str]], text: str) -> list[tuple[str, str]]:
+    for tag in _TAG.findall(text):
+        stack = _apply(stack, tag)
+    return stack
+
+
+_TOKEN = re.compile(r"<[^<>]*>|&#?[0-9A-Za-z]+;|\n| |[^<&\n ]+|[<&]")
 _TAG = re.compile(r"<[^<>]*>")
 _NAME = re.compile(r"</?\s*([A-Za-z][\w-]*)")
+
+
+def _atoms(html: str, limit: int) -> Iterator[str]:
+    """Tags, entities, line breaks, spaces and words; a word too long to place whole, as characters."""
+    for atom in _TOKEN.findall(html):
+        if len(atom) > limit // 4 and atom[0] not in "<&":
+            yield from atom
+        else:
+            yield atom
+
+
+def _units(text: str) -> int:
+    return len(text) if text.isascii() else utf16_len(text)
 
 
 def _apply(stack: list[tuple[str, str]], atom: str) -> list[tuple[str, str]]:
