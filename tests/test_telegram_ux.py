@@ -22,6 +22,7 @@ from agent.catalog import Catalog
 from agent.config import Settings
 from agent.service import SessionService
 from bots.speech import Transcriber
+from bots.telegram import bot as telegram_bot
 from bots.telegram.bot import build_application
 from bots.telegram.fake_api import FakeBotAPI, parse_html
 from bots.telegram.render import LIMIT, report_html, utf16_len
@@ -151,7 +152,7 @@ async def test_a_second_interview_asks_before_discarding_the_running_one(bot: Ha
     assert menu.method == "sendMessage"
 
 
-async def test_a_double_tapped_topic_button_is_handled_once(bot: Harness) -> None:
+async def test_a_double_tapped_topic_button_is_handled_once(bot: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     first = await bot.tap("topic:sql", message_id=42)
     assert any("What does a database index" in t for t in first)
     session = bot.coach.latest_active(f"tg:{ADA}")
@@ -161,6 +162,11 @@ async def test_a_double_tapped_topic_button_is_handled_once(bot: Harness) -> Non
     # the same button on a newer menu, with an interview running, asks first
     [ask] = await bot.tap("topic:sql", message_id=43)
     assert "resume or start over" in ask and bot.coach.latest_active(f"tg:{ADA}") == session
+    # long after, the old menu works again
+    await bot.text("/end")
+    monkeypatch.setattr(telegram_bot, "DOUBLE_TAP_S", 0.0)
+    again = await bot.tap("topic:sql", message_id=42)
+    assert any("What does a database index" in t for t in again) and bot.coach.latest_active(f"tg:{ADA}") != session
 
 
 async def test_consecutive_messages_are_merged_into_one_answer(harness_for) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -96,6 +97,9 @@ def user_of(update: Update) -> str:
 
 REMEMBERED = 10_000
 """How many button taps, merged update ids and heard voice notes the bot keeps in memory."""
+DOUBLE_TAP_S = 60.0
+"""A topic or format button tapped again on the same menu within this time is a double tap (ignored);
+later, the old menu works again. Resume/start-over and voice-answer buttons act once, ever."""
 
 
 @dataclass
@@ -125,7 +129,7 @@ class CoachBot:
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._pending: dict[int, Pending] = {}  # chat -> text messages waiting to be merged
         self._merged: dict[int, None] = {}  # update ids already part of a merged answer
-        self._tapped: dict[tuple, None] = {}  # (chat, message, data) of buttons already handled
+        self._tapped: dict[tuple, float] = {}  # (chat, message, data) of buttons handled -> when
         self._choices: dict[int, tuple[str, str | None]] = {}  # chat -> the start waiting on "start over"
         self._heard: dict[tuple[int, int], tuple[str, int]] = {}  # (chat, message) -> (transcript, update id)
 
@@ -479,12 +483,13 @@ class CoachBot:
         """Topic and format buttons from /start."""
         query = update.callback_query
         kind, _, value = (query.data or "").partition(":")
-        if kind in ("topic", "format", "running", "heard"):  # these act once, however often tapped
+        if kind in ("topic", "format", "running", "heard"):  # a double tap acts once
             tap = (update.effective_chat.id, query.message.message_id if query.message else None, query.data)
-            if tap in self._tapped:
+            tapped_at = self._tapped.get(tap)
+            if tapped_at is not None and (kind in ("running", "heard") or time.monotonic() - tapped_at < DOUBLE_TAP_S):
                 await query.answer("Already done.")
                 return
-            _remember(self._tapped, tap)
+            _remember(self._tapped, tap, time.monotonic())
         await query.answer()
         if kind == "running":
             choice = self._choices.pop(update.effective_chat.id, None)
