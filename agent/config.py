@@ -125,6 +125,14 @@ class Settings(BaseSettings):
     mcp_token: SecretStr | None = None
     """COACH_MCP_TOKEN: the bearer token `coach mcp --transport http` requires, and the one the
     McpCodeRunner client sends to the runner pool at COACH_RUNNER_URL."""
+    telegram_merge_seconds: float = Field(default=2.5, ge=0, le=30)
+    """Text messages a chat sends within this many seconds of each other are one answer (0: never merge)."""
+    stt_url: str | None = None
+    """An OpenAI-compatible speech-to-text server (COACH_STT_URL, e.g. http://localhost:8000/v1/audio/transcriptions)
+    for voice answers in Telegram; unset: voice notes get a polite "please type"."""
+    stt_model: str = "whisper-1"
+    stt_key: SecretStr | None = None
+    """Bearer token for the speech-to-text server (COACH_STT_KEY); never logged."""
     runner_url: str | None = None
     """A code-runner MCP server over streamable HTTP (e.g. http://runners:8766/mcp); default in-process."""
     runner_warm: int = Field(default=0, ge=0, le=16)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 SECRET_VARIABLES = ("ANTHROPIC_API_KEY", "TELEGRAM_BOT_TOKEN", "COACH_MCP_TOKEN", "TELEGRAM_WEBHOOK_SECRET",
-                    "COACH_TELEGRAM_BOT_TOKEN", "COACH_ANTHROPIC_API_KEY")
+                    "COACH_TELEGRAM_BOT_TOKEN", "COACH_ANTHROPIC_API_KEY", "COACH_STT_KEY")
 MASK = "[redacted]"
 
 TOKEN_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (

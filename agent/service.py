@@ -364,7 +364,8 @@ class SessionService:
             cost = sum(cost_usd(u, self.settings.prices) for turn in t for u in turn.usage)
             summaries.append(SessionSummary(
                 session_id=r.id, format=r.format, topics=list(r.topics), questions=r.planned_questions,
-                status=r.status, score=score, started_at=r.started_at, ended_at=r.ended_at, cost_usd=round(cost, 6)))
+                status=r.status, score=score, started_at=r.started_at, ended_at=r.ended_at, cost_usd=round(cost, 6),
+                answered=sum(1 for turn in t if turn.outcome == "answered" and turn.answer)))
         return summaries
 
     def export(self, user: str) -> Backup:

@@ -44,6 +44,7 @@ async def _serve(settings, webhook, listen, port, base_url, offline) -> None:
     import signal
 
     from agent.service import SessionService
+    from bots.speech import Transcriber
     from bots.telegram.bot import build_application, register_commands
 
     stop = asyncio.Event()
@@ -51,7 +52,9 @@ async def _serve(settings, webhook, listen, port, base_url, offline) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with SessionService.open(settings, offline=True if offline else None) as coach:
-        application = build_application(coach, settings.telegram_bot_token.get_secret_value(), base_url=base_url)
+        application = build_application(coach, settings.telegram_bot_token.get_secret_value(), base_url=base_url,
+                                        merge_window=settings.telegram_merge_seconds,
+                                        transcriber=Transcriber.from_settings(settings))
         async with application:
             await register_commands(application)
             await application.start()
