@@ -36,9 +36,11 @@ async def _serve(settings, webhook, listen, port, base_url, offline) -> None:
     import asyncio
     import secrets
     import signal
+    import socket
 
     from agent.service import SessionService
     from bots.telegram.bot import build_application, register_commands
+    from bots.telegram.inbox import Intake, cancel, poll, serve_webhook
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -49,16 +51,26 @@ async def _serve(settings, webhook, listen, port, base_url, offline) -> None:
         async with application:
             await register_commands(application)
             await application.start()
+            # Polling: one process per bot token (Telegram allows one getUpdates consumer). Webhook:
+            # any number of workers share the database; each is named by host and port, so a
+            # restarted worker takes back the chats it was draining when it died.
+            worker = f"{socket.gethostname()}:{port}" if webhook else "polling"
+            intake = Intake(application, coach.inbox, worker)
+            await intake.recover()
+            tasks = [asyncio.create_task(intake.sweep_forever())]
+            server = None
             if webhook:
                 secret = (settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret
                           else secrets.token_urlsafe(32))
-                await application.updater.start_webhook(
-                    listen=listen, port=port, url_path="telegram", webhook_url=f"{webhook.rstrip('/')}/telegram",
-                    secret_token=secret, drop_pending_updates=False)
+                server = await serve_webhook(intake, secret, listen, port, public_url=webhook)
                 console.print(f"webhook listening on {listen}:{port}/telegram for {webhook}")
             else:
-                await application.updater.start_polling(drop_pending_updates=False)
+                tasks.append(asyncio.create_task(poll(application, intake)))
                 console.print("polling Telegram for updates; Ctrl-C stops")
             await stop.wait()
-            await application.updater.stop()
+            if server is not None:
+                server.stop()
+            for task in tasks:
+                await cancel(task)
+            await intake.idle()  # let handlers under way finish; what is left stays in the inbox
             await application.stop()
