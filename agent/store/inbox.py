@@ -55,8 +55,9 @@ class UpdateInbox:
             for update_id, chat_id, payload in updates:
                 stmt = self._insert(ChatUpdateRow).values(
                     update_id=update_id, chat_id=chat_id, payload=payload, received_at=now
-                ).on_conflict_do_nothing(index_elements=["update_id"])
-                if conn.execute(stmt).rowcount and chat_id not in chats:
+                ).on_conflict_do_nothing(index_elements=["update_id"]).returning(ChatUpdateRow.update_id)
+                # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
+                if conn.execute(stmt).first() is not None and chat_id not in chats:
                     chats.append(chat_id)
             for chat_id in chats:
                 conn.execute(self._insert(ChatLeaseRow).values(chat_id=chat_id)
