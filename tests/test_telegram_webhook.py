@@ -62,7 +62,7 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
     raise AssertionError(f"nothing listens on {port}")
 
 
-def wait_until(condition, timeout: float = 60) -> None:
+def wait_until(condition, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
@@ -120,21 +120,21 @@ def test_two_webhook_workers_and_a_runner_pool_hold_a_whole_interview(database: 
             delivered += 1
 
         deliver("/code")
-        bot_api.wait_for(lambda t: "Live coding" in t, timeout=60)
+        bot_api.wait_for(lambda t: "Live coding" in t, timeout=120)
         solution = asyncio.run(reference_solution(database, coach_home))
         deliver(solution)
-        bot_api.wait_for(lambda t: t.startswith("<b>Score 100%</b>") and "passed" in t, timeout=60)
+        bot_api.wait_for(lambda t: t.startswith("<b>Score 100%</b>") and "passed" in t, timeout=120)
         for _ in range(4):  # follow-up probes, until the report
             if bot_api.count(lambda t: "Interview over" in t):
                 break
             graded = bot_api.count(lambda t: t.startswith("<b>Score"))
             deliver("It runs in linear time with a hash map, and constant extra space beyond the map.")
             wait_until(lambda: bot_api.count(lambda t: t.startswith("<b>Score")) > graded)
-        bot_api.wait_for(lambda t: "Interview over" in t, timeout=60)
+        bot_api.wait_for(lambda t: "Interview over" in t, timeout=120)
 
         # A burst of one chat's messages, alternating workers, is answered in the order sent.
         deliver("/interview")
-        bot_api.wait_for(lambda t: "<b>Question 1/" in t and "💡" not in t, timeout=60)
+        bot_api.wait_for(lambda t: "<b>Question 1/" in t and "💡" not in t, timeout=120)
         for n in range(6):
             deliver("/hint" if n % 2 == 0 else "/skip")
         wait_until(lambda: bot_api.count(lambda t: t.startswith("⏭ Skipped")) == 3)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, exists, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from agent.store.models import ChatLeaseRow, ChatUpdateRow
@@ -44,43 +44,62 @@ class UpdateInbox:
         self.lease = timedelta(seconds=lease_seconds)
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
-    def store(self, updates: list[tuple[int, int, dict[str, Any]]]) -> list[int]:
-        """Store (update_id, chat_id, payload) rows in one transaction; return the chats that got a
-        new row. An update id already stored is ignored, handled or not."""
+    def store(self, updates: list[tuple[int, int, dict[str, Any]]],
+              worker: str | None = None) -> dict[int, list[InboxUpdate] | None]:
+        """Store (update_id, chat_id, payload) rows in one transaction; an update id already stored
+        is ignored, handled or not. Returns the chats that got a new row; with `worker`, each
+        chat's lease is taken in the same transaction where free, and the chat maps to its
+        unhandled updates (None: another worker holds it)."""
         if not updates:
-            return []
+            return {}
         now = _now()
-        chats: list[int] = []
+        chats: dict[int, list[InboxUpdate] | None] = {}
         with self.engine.begin() as conn:
             for update_id, chat_id, payload in updates:
                 stmt = self._insert(ChatUpdateRow).values(
                     update_id=update_id, chat_id=chat_id, payload=payload, received_at=now
                 ).on_conflict_do_nothing(index_elements=["update_id"]).returning(ChatUpdateRow.update_id)
                 # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
-                if conn.execute(stmt).first() is not None and chat_id not in chats:
-                    chats.append(chat_id)
+                if conn.execute(stmt).first() is not None:
+                    chats[chat_id] = None
             for chat_id in chats:
-                conn.execute(self._insert(ChatLeaseRow).values(chat_id=chat_id)
-                             .on_conflict_do_nothing(index_elements=["chat_id"]))
+                if worker is None:
+                    conn.execute(self._insert(ChatLeaseRow).values(chat_id=chat_id)
+                                 .on_conflict_do_nothing(index_elements=["chat_id"]))
+                elif self._take(conn, chat_id, worker, now):
+                    chats[chat_id] = self._pending(conn, chat_id)
         return chats
 
-    def claim(self, chat_id: int, worker: str) -> bool:
-        """Take the chat's lease for `worker`: True if it is free, expired or already this worker's."""
-        now = _now()
+    def _take(self, conn: Connection, chat_id: int, worker: str, now: datetime) -> bool:
+        """The lease for `worker` if it is free, expired or its own. One upsert, which locks the
+        lease row until commit whether or not it takes it (PostgreSQL's ON CONFLICT DO UPDATE)."""
+        lease = ChatLeaseRow.__table__
+        stmt = self._insert(ChatLeaseRow).values(chat_id=chat_id, worker=worker, lease_until=now + self.lease)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["chat_id"], set_={"worker": worker, "lease_until": now + self.lease},
+            where=or_(lease.c.worker.is_(None), lease.c.worker == worker, lease.c.lease_until < now),
+        ).returning(lease.c.chat_id)
+        return conn.execute(stmt).first() is not None
+
+    def claim(self, chat_id: int, worker: str, limit: int = 20) -> list[InboxUpdate] | None:
+        """Take the chat's lease for `worker` and return its unhandled updates, oldest first (the
+        lease is given back at once when there are none); None when another worker holds it."""
         with self.engine.begin() as conn:
-            taken = conn.execute(
-                update(ChatLeaseRow)
-                .where(ChatLeaseRow.chat_id == chat_id,
-                       or_(ChatLeaseRow.worker.is_(None), ChatLeaseRow.worker == worker,
-                           ChatLeaseRow.lease_until < now))
-                .values(worker=worker, lease_until=now + self.lease)
-            ).rowcount
-        return bool(taken)
+            if not self._take(conn, chat_id, worker, _now()):
+                return None
+            batch = self._pending(conn, chat_id, limit)
+            if not batch:
+                self._release(conn, chat_id, worker)
+            return batch
 
     def release(self, chat_id: int, worker: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(update(ChatLeaseRow).where(ChatLeaseRow.chat_id == chat_id, ChatLeaseRow.worker == worker)
-                         .values(worker=None, lease_until=None))
+            self._release(conn, chat_id, worker)
+
+    @staticmethod
+    def _release(conn: Connection, chat_id: int, worker: str) -> None:
+        conn.execute(update(ChatLeaseRow).where(ChatLeaseRow.chat_id == chat_id, ChatLeaseRow.worker == worker)
+                     .values(worker=None, lease_until=None))
 
     def release_all(self, worker: str) -> int:
         """Free every lease `worker` holds (its earlier process died holding them)."""
@@ -91,20 +110,33 @@ class UpdateInbox:
     def pending(self, chat_id: int, limit: int = 20) -> list[InboxUpdate]:
         """The chat's unhandled updates, oldest first."""
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(ChatUpdateRow.update_id, ChatUpdateRow.chat_id, ChatUpdateRow.payload)
-                .where(ChatUpdateRow.chat_id == chat_id, ChatUpdateRow.handled_at.is_(None))
-                .order_by(ChatUpdateRow.update_id).limit(limit)
-            ).all()
+            return self._pending(conn, chat_id, limit)
+
+    @staticmethod
+    def _pending(conn: Connection, chat_id: int, limit: int = 20) -> list[InboxUpdate]:
+        rows = conn.execute(
+            select(ChatUpdateRow.update_id, ChatUpdateRow.chat_id, ChatUpdateRow.payload)
+            .where(ChatUpdateRow.chat_id == chat_id, ChatUpdateRow.handled_at.is_(None))
+            .order_by(ChatUpdateRow.update_id).limit(limit)
+        ).all()
         return [InboxUpdate(r.update_id, r.chat_id, r.payload) for r in rows]
 
-    def handled(self, update_id: int, chat_id: int, worker: str) -> None:
-        """Mark one update handled and renew the chat's lease, in one transaction."""
+    def handled(self, update_id: int, chat_id: int, worker: str, limit: int = 20) -> list[InboxUpdate]:
+        """Mark one update handled and return what still waits in the chat, in one transaction:
+        the lease is renewed while there is more, and given back when there is none. (A worker
+        storing an update meanwhile either is seen here, or takes the lease after this commits.)"""
         now = _now()
         with self.engine.begin() as conn:
-            conn.execute(update(ChatUpdateRow).where(ChatUpdateRow.update_id == update_id).values(handled_at=now))
+            # The lease row first: it is the lock a storing worker's upsert also takes, so either
+            # its new row is committed before the pending query below, or it waits for this
+            # transaction and then finds the lease free.
             conn.execute(update(ChatLeaseRow).where(ChatLeaseRow.chat_id == chat_id, ChatLeaseRow.worker == worker)
                          .values(lease_until=now + self.lease))
+            conn.execute(update(ChatUpdateRow).where(ChatUpdateRow.update_id == update_id).values(handled_at=now))
+            batch = self._pending(conn, chat_id, limit)
+            if not batch:
+                self._release(conn, chat_id, worker)
+            return batch
 
     def chats_waiting(self, limit: int = 500) -> list[int]:
         """Chats with unhandled updates and no live lease: work a dead or busy worker left behind."""

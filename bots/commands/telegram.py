@@ -18,6 +18,8 @@ def telegram(
     port: Annotated[int, typer.Option(help="Port the webhook server binds.")] = 8443,
     base_url: Annotated[str | None, typer.Option(help="A self-hosted Bot API server URL.")] = None,
     offline: Annotated[bool, typer.Option("--offline", help="Use the offline interviewer and grader.")] = False,
+    rate_limit: Annotated[bool, typer.Option(help="Pace outgoing messages to Telegram's limits (off only for a "
+                                                  "load test against a local Bot API).")] = True,
 ) -> None:
     """Run the coach as a Telegram bot (needs TELEGRAM_BOT_TOKEN)."""
     import asyncio
@@ -29,10 +31,11 @@ def telegram(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it would log URLs, and URLs hold the token
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    asyncio.run(_serve(settings, webhook, listen, port, base_url or settings.telegram_base_url, offline))
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # two lines per answer (its reminder job)
+    asyncio.run(_serve(settings, webhook, listen, port, base_url or settings.telegram_base_url, offline, rate_limit))
 
 
-async def _serve(settings, webhook, listen, port, base_url, offline) -> None:
+async def _serve(settings, webhook, listen, port, base_url, offline, rate_limit=True) -> None:
     import asyncio
     import secrets
     import signal
@@ -47,7 +50,8 @@ async def _serve(settings, webhook, listen, port, base_url, offline) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with SessionService.open(settings, offline=True if offline else None) as coach:
-        application = build_application(coach, settings.telegram_bot_token.get_secret_value(), base_url=base_url)
+        application = build_application(coach, settings.telegram_bot_token.get_secret_value(), base_url=base_url,
+                                        rate_limit=rate_limit)
         async with application:
             await register_commands(application)
             await application.start()

@@ -60,34 +60,38 @@ class Intake:
         for payload in payloads:
             update = Update.de_json(payload, self.app.bot)
             rows.append((update.update_id, chat_key(update), payload))
-        chats = self.inbox.store(rows)
-        for chat in chats:
-            self.kick(chat)
+        chats = self.inbox.store(rows, self.worker)  # and each chat's lease, where it is free
+        for chat, batch in chats.items():
+            if batch is not None or chat in self._draining:
+                self.kick(chat, batch)
         return len(chats)
 
-    def kick(self, chat: int) -> None:
-        """Drain `chat` (or, if this process is already draining it, look again when done)."""
+    def kick(self, chat: int, batch: list[InboxUpdate] | None = None) -> None:
+        """Drain `chat` (or, if this process is already draining it, look again when done);
+        `batch`: its waiting updates, when the lease is already taken."""
         if chat in self._draining:
             self._again.add(chat)
             return
-        self._draining[chat] = asyncio.create_task(self._drain(chat), name=f"drain:{chat}")
+        self._draining[chat] = asyncio.create_task(self._drain(chat, batch), name=f"drain:{chat}")
 
-    async def _drain(self, chat: int) -> None:
+    async def _drain(self, chat: int, batch: list[InboxUpdate] | None) -> None:
         try:
             while True:
                 self._again.discard(chat)
-                if not self.inbox.claim(chat, self.worker):
-                    return  # another worker drains it, and looks again after its release
+                if batch is None:
+                    batch = self.inbox.claim(chat, self.worker)
+                    if batch is None:
+                        return  # another worker drains it; its last transaction sees what we stored
                 try:
-                    while batch := self.inbox.pending(chat):
-                        for row in batch:
-                            await self._handle(row)
-                            self.inbox.handled(row.update_id, chat, self.worker)
-                finally:
-                    self.inbox.release(chat, self.worker)
-                # A row stored by another worker while we held the lease: that worker could not
-                # claim the chat, so it is ours to handle.
-                if chat not in self._again and not self.inbox.is_waiting(chat):
+                    while batch:
+                        await self._handle(batch[0])
+                        # Marks it handled; gives the lease back when nothing is left.
+                        batch = self.inbox.handled(batch[0].update_id, chat, self.worker)
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        self.inbox.release(chat, self.worker)
+                    raise
+                if chat not in self._again:
                     return
         except Exception:
             log.exception("draining chat %s stopped; the sweep retries its unhandled updates", chat)
