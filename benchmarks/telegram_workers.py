@@ -136,10 +136,11 @@ async def _run(workers: int, users: int, questions: int, think: tuple[float, flo
         subprocess.run([sys.executable, "-m", "bots.cli", "sessions", "--user", "bench"], env=env, check=True,
                        capture_output=True)
         ports = [free_port() for _ in range(workers)]
+        logs = [open(Path(home) / f"worker-{port}.log", "w+") for port in ports]  # a pipe could fill and block
         procs = [subprocess.Popen([sys.executable, "-m", "bots.cli", "telegram", "--offline", "--no-rate-limit",
                                    "--webhook", "https://bench.invalid", "--port", str(port), "--base-url", api_url],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                 for port in ports]
+                                  env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
+                 for port, log in zip(ports, logs, strict=True)]
         try:
             async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=400)) as client:
                 for port in ports:
@@ -187,9 +188,16 @@ async def _run(workers: int, users: int, questions: int, think: tuple[float, flo
         finally:
             for proc in procs:
                 proc.terminate()
-            errors = [proc.communicate(timeout=60)[1] for proc in procs]
+            errors = []
+            for proc, log in zip(procs, logs, strict=True):
+                proc.wait(60)
+                log.seek(0)
+                errors.append(log.read())
+                log.close()
             telegram.server.stop()
         failures = [e for e in errors if "Traceback" in e]
+        for failure in failures[:1]:
+            print(failure[max(0, failure.index("Traceback") - 300):][:4000], file=sys.stderr)
         return {"latencies": latencies, "wall": wall, "lost": lost, "cpu": cpu,
                 "crossed": sum(c.crossed for c in telegram.chats.values()),
                 "finished": sum(c.over for c in telegram.chats.values()), "worker_tracebacks": len(failures)}
