@@ -43,12 +43,13 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[object]:
             # setup() is not safe to run concurrently: one at a time, under an advisory lock.
             # Polled, not waited for: setup() creates indexes CONCURRENTLY, which waits for every
             # open transaction, a blocked lock request included (a deadlock).
-            while not await _try_lock(saver.conn):
+            conn: Any = saver.conn  # one connection (from_conn_string), not a pool
+            while not await _try_lock(conn):
                 await asyncio.sleep(0.05)
             try:
                 await saver.setup()
             finally:
-                await saver.conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
             yield _allow_state_types(saver)
         return
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver

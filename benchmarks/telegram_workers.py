@@ -136,7 +136,8 @@ async def _run(workers: int, users: int, questions: int, think: tuple[float, flo
         subprocess.run([sys.executable, "-m", "bots.cli", "sessions", "--user", "bench"], env=env, check=True,
                        capture_output=True)
         ports = [free_port() for _ in range(workers)]
-        logs = [open(Path(home) / f"worker-{port}.log", "w+") for port in ports]  # a pipe could fill and block
+        # Worker logs go to files: a pipe nobody reads could fill and block a worker.
+        logs = [open(Path(home) / f"worker-{port}.log", "w+") for port in ports]  # noqa: SIM115
         procs = [subprocess.Popen([sys.executable, "-m", "bots.cli", "telegram", "--offline", "--no-rate-limit",
                                    "--webhook", "https://bench.invalid", "--port", str(port), "--base-url", api_url],
                                   env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)

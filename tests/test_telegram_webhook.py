@@ -129,7 +129,7 @@ def test_two_webhook_workers_and_a_runner_pool_hold_a_whole_interview(database: 
                 break
             graded = bot_api.count(lambda t: t.startswith("<b>Score"))
             deliver("It runs in linear time with a hash map, and constant extra space beyond the map.")
-            wait_until(lambda: bot_api.count(lambda t: t.startswith("<b>Score")) > graded)
+            wait_until(lambda graded=graded: bot_api.count(lambda t: t.startswith("<b>Score")) > graded)
         bot_api.wait_for(lambda t: "Interview over" in t, timeout=120)
 
         # A burst of one chat's messages, alternating workers, is answered in the order sent.

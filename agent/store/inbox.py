@@ -74,8 +74,8 @@ class UpdateInbox:
         """The lease for `worker` if it is free, expired or its own. One upsert, which locks the
         lease row until commit whether or not it takes it (PostgreSQL's ON CONFLICT DO UPDATE)."""
         lease = ChatLeaseRow.__table__
-        stmt = self._insert(ChatLeaseRow).values(chat_id=chat_id, worker=worker, lease_until=now + self.lease)
-        stmt = stmt.on_conflict_do_update(
+        upsert = self._insert(ChatLeaseRow).values(chat_id=chat_id, worker=worker, lease_until=now + self.lease)
+        stmt = upsert.on_conflict_do_update(
             index_elements=["chat_id"], set_={"worker": worker, "lease_until": now + self.lease},
             where=or_(lease.c.worker.is_(None), lease.c.worker == worker, lease.c.lease_until < now),
         ).returning(lease.c.chat_id)
