@@ -93,6 +93,7 @@ class Intake:
                     raise
                 if chat not in self._again:
                     return
+                batch = None  # more arrived while a handler ran: claim and look again
         except Exception:
             log.exception("draining chat %s stopped; the sweep retries its unhandled updates", chat)
         finally:
