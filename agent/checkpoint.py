@@ -6,6 +6,7 @@ rebuild (LangGraph warns about, and will soon refuse, any type not on its allow-
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,6 +15,7 @@ from agent.config import Settings
 from agent.domain import CodeRun, Grade, GuardrailEvent, KeyPointVerdict, Turn, Usage
 from agent.graph.state import Action, OpenTurn
 
+SETUP_LOCK = 0x636F616368  # "coach": the advisory lock key around the checkpointer's setup()
 STATE_TYPES = (Action, OpenTurn, Turn, Grade, KeyPointVerdict, Usage, GuardrailEvent, CodeRun)
 
 
@@ -25,6 +27,11 @@ def _allow_state_types(saver: Any) -> Any:
     return saver
 
 
+async def _try_lock(conn: Any) -> bool:
+    row = await (await conn.execute("SELECT pg_try_advisory_lock(%s) AS taken", (SETUP_LOCK,))).fetchone()
+    return bool(row["taken"] if isinstance(row, dict) else row[0])  # the saver's rows are dicts
+
+
 @asynccontextmanager
 async def open_checkpointer(settings: Settings) -> AsyncIterator[object]:
     url = settings.db_url
@@ -32,7 +39,17 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[object]:
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
         async with AsyncPostgresSaver.from_conn_string(url.replace("+psycopg", "")) as saver:
-            await saver.setup()
+            # Several processes (webhook workers) may open it at once on a new database, and
+            # setup() is not safe to run concurrently: one at a time, under an advisory lock.
+            # Polled, not waited for: setup() creates indexes CONCURRENTLY, which waits for every
+            # open transaction, a blocked lock request included (a deadlock).
+            conn: Any = saver.conn  # one connection (from_conn_string), not a pool
+            while not await _try_lock(conn):
+                await asyncio.sleep(0.05)
+            try:
+                await saver.setup()
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
             yield _allow_state_types(saver)
         return
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver

@@ -65,14 +65,15 @@ from agent.records import (
 from agent.regrade import Regrade, regrade
 from agent.review import review
 from agent.store.budget import BudgetLedger
+from agent.store.inbox import InboxUpdate, UpdateInbox
 from agent.store.models import SessionRow
 from agent.store.repository import Store
 from tools.runner import RunResult
 
 # What front-ends may use: the service, its verbs' result types, and two store-free helpers.
 __all__ = [
-    "Backup", "Challenge", "Progress", "ReviewedGrade", "RunResult", "SessionService", "SessionSummary", "Step",
-    "Transcript", "TranscriptStep", "check_bank", "open_catalog",
+    "Backup", "Challenge", "InboxUpdate", "Progress", "ReviewedGrade", "RunResult", "SessionService",
+    "SessionSummary", "Step", "Transcript", "TranscriptStep", "UpdateInbox", "check_bank", "open_catalog",
 ]
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,7 @@ class SessionService:
         self._rate = RateLimiter(settings.limits.messages_per_minute)
         self._active: dict[str, str] = {}
         """session id -> owner, for sessions this process saw active (saves a query per action)."""
+        self._inbox: UpdateInbox | None = None
         self._stored_turns: dict[str, int] = {}
         """Turns known to be in the store per session, so an action without new turns skips the
         store; empty after a restart, when the first action reconciles checkpoint and store."""
@@ -188,6 +190,13 @@ class SessionService:
         return self.llm.name
 
     # --- wiring on first use ------------------------------------------------------------------
+
+    @property
+    def inbox(self) -> UpdateInbox:
+        """Chat updates stored before they are acknowledged (the Telegram front-end's inbox)."""
+        if self._inbox is None:
+            self._inbox = UpdateInbox(self.store.engine)
+        return self._inbox
 
     @property
     def runner(self) -> CodeRunnerPort:

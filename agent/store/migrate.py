@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0004_budget"
+HEAD = "0005"
 """The newest revision in `migrations/versions`; a test checks that it is Alembic's head."""
 
 

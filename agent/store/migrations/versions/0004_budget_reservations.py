@@ -1,13 +1,13 @@
 """budget reservations: one row per billed model request in flight, with its owner and expiry
 
-Revision ID: 0004_budget
+Revision ID: 0004
 Revises: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004_budget'
+revision = '0004'
 down_revision = '0003'
 branch_labels = None
 depends_on = None
