@@ -40,8 +40,10 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[object]:
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
         async with AsyncPostgresSaver.from_conn_string(url.replace("+psycopg", "")) as saver:
-            # Several processes starting on a new database would each create LangGraph's tables
-            # (a UniqueViolation on pg_type): setup runs under the store's schema lock.
+            # Several processes (webhook workers) may open it at once on a new database, and
+            # setup() is not safe to run concurrently (a UniqueViolation on pg_type): one at a time,
+            # under the store's schema lock. Polled, not waited for: setup() creates indexes
+            # CONCURRENTLY, which waits for every open transaction, a blocked lock request included.
             conn: Any = saver.conn  # our own connection (from_conn_string), never a pool
             started = time.monotonic()
             while not await _try_schema_lock(conn):

@@ -30,10 +30,21 @@ from agent.catalog.validate import validate_bank
 from agent.checkpoint import open_checkpointer
 from agent.code_runner import open_code_runner, sandbox_runner
 from agent.config import Limits, Settings
-from agent.domain import Challenge, Grade, InterviewFormat, Prompt, SessionReport, Turn
+from agent.domain import (
+    Challenge,
+    Grade,
+    InterviewFormat,
+    KeyPointVerdict,
+    Prompt,
+    Question,
+    RejectedVerdict,
+    SessionReport,
+    Turn,
+)
 from agent.errors import AnswerRejected, NotFound, SessionBusy, SessionClosed
+from agent.grading.submission import extract_code
 from agent.graph import STUCK, Action, ActionKind, CodeRunnerPort, GraphDeps, InterviewState, build_graph
-from agent.guardrails import CostGate, RateLimiter, check_answer, check_code, cost_usd
+from agent.guardrails import CostGate, RateLimiter, check_answer, check_code, check_tests, cost_usd
 from agent.llm.factory import make_llm
 from agent.llm.port import LLM, GradeRequest
 from agent.memory import starting_difficulty, weak_topics
@@ -52,7 +63,9 @@ from agent.records import (
     session_score,
 )
 from agent.regrade import Regrade, regrade
+from agent.review import review
 from agent.store.budget import BudgetLedger
+from agent.store.inbox import InboxUpdate, UpdateInbox
 from agent.store.locks import SessionLocks
 from agent.store.models import SessionRow
 from agent.store.repository import Store, new_session_id
@@ -60,8 +73,8 @@ from tools.runner import RunResult
 
 # What front-ends may use: the service, its verbs' result types, and two store-free helpers.
 __all__ = [
-    "Backup", "Challenge", "Progress", "RunResult", "SessionService", "SessionSummary", "Step", "Transcript",
-    "TranscriptStep", "check_bank", "open_catalog",
+    "Backup", "Challenge", "InboxUpdate", "Progress", "ReviewedGrade", "RunResult", "SessionService",
+    "SessionSummary", "Step", "Transcript", "TranscriptStep", "UpdateInbox", "check_bank", "open_catalog",
 ]
 
 log = logging.getLogger(__name__)
@@ -84,6 +97,19 @@ class Step(BaseModel):
     report: SessionReport | None = None
     duplicate: bool = False
     """The action repeated one already handled (same key) and was dropped; show nothing new."""
+
+
+class ReviewedGrade(BaseModel):
+    """What `review_grade` did: the grade now in effect and each verdict it could not accept."""
+
+    session_id: str
+    seq: int
+    question_id: str
+    applied: bool
+    """False when no verdict was accepted: the grade and memory are unchanged."""
+    grade: Grade
+    accepted: list[str] = Field(default_factory=list)
+    rejected: list[RejectedVerdict] = Field(default_factory=list)
 
 
 class UsageDay(BaseModel):
@@ -138,6 +164,7 @@ class SessionService:
         self._rate = RateLimiter(settings.limits.messages_per_minute)
         self._active: dict[str, str] = {}
         """session id -> owner, for sessions this process saw active (saves a query per action)."""
+        self._inbox: UpdateInbox | None = None
         self._stored_turns: dict[str, int] = {}
         """Turns known to be in the store per session, so an action without new turns skips the
         store; empty after a restart, when the first action reconciles checkpoint and store."""
@@ -170,6 +197,13 @@ class SessionService:
         return self.llm.name
 
     # --- wiring on first use ------------------------------------------------------------------
+
+    @property
+    def inbox(self) -> UpdateInbox:
+        """Chat updates stored before they are acknowledged (the Telegram front-end's inbox)."""
+        if self._inbox is None:
+            self._inbox = UpdateInbox(self.store.engine)
+        return self._inbox
 
     @property
     def runner(self) -> CodeRunnerPort:
@@ -265,6 +299,39 @@ class SessionService:
             self._persist(session_id, user, values)
             return self._step(session_id, user, values, graded=[])
 
+    async def review_grade(self, session_id: str, user: str, verdicts: list[KeyPointVerdict], reviewer: str,
+                           seq: int | None = None) -> ReviewedGrade:
+        """A second grader's per-key-point verdicts on a graded answer (the latest, or turn `seq`).
+        Each covered/partial verdict is accepted only when its evidence is in the answer; the
+        reviewed grade replaces the stored one (the one it replaced kept in `grade.review.before`),
+        and the question's review card, the topic's mastery and the session score follow it."""
+        if not verdicts:
+            raise AnswerRejected("send at least one verdict: {key_point, verdict, evidence}")
+        self.store.session(session_id, user)  # NotFound for another user's session
+        async with self._locks[session_id]:
+            turns = self.store.turns(session_id)
+            graded = [t for t in turns if t.grade is not None and t.outcome == "answered"]
+            if seq is not None:
+                graded = [t for t in graded if t.seq == seq]
+            if not graded:
+                which = f"turn {seq}" if seq is not None else "this session"
+                raise NotFound(f"{which} has no graded answer yet: answer a question first")
+            turn = graded[-1]
+            try:
+                question: Question | None = self.catalog.question(turn.question_id)
+            except NotFound:  # retired from the bank since: every key point weighs the same
+                question = None
+            grade = review(turn, question, verdicts, reviewer, datetime.now(UTC))
+            assert grade.review is not None
+            applied = bool(grade.review.accepted)
+            if applied:
+                self.store.replace_grade(session_id, user, turn.seq, grade)
+                if self.store.session(session_id, user).status == "finished":
+                    self.store.set_session_score(session_id, session_score(self.store.turns(session_id)))
+            return ReviewedGrade(session_id=session_id, seq=turn.seq, question_id=turn.question_id, applied=applied,
+                                 grade=grade if applied else turn.grade or grade, accepted=grade.review.accepted,
+                                 rejected=grade.review.rejected)
+
     def latest_active(self, user: str) -> str | None:
         return self.store.latest_active_session(user)
 
@@ -275,11 +342,11 @@ class SessionService:
         """Run code in the sandbox against a challenge's hidden cases or assert-style test code."""
         if (challenge_id is None) == (tests is None):
             raise AnswerRejected("pass exactly one of challenge_id and tests")
-        source = check_code(code, self.settings.limits)
+        source = check_code(extract_code(code), self.settings.limits)  # a ```python fence is fine
         if challenge_id is not None:
             return await self.runner.run_challenge(source, self.catalog.challenge(challenge_id).id)
         assert tests is not None
-        return await self.runner.run_tests(source, tests, entry_point)
+        return await self.runner.run_tests(source, check_tests(tests, self.settings.limits), entry_point)
 
     def challenge(self, challenge_id: str) -> Challenge:
         return self.catalog.challenge(challenge_id)
@@ -304,6 +371,12 @@ class SessionService:
         row = self.store.session(session_id, user)
         return build_transcript(_facts(row, user), self.store.turns(session_id), self.settings.prices)
 
+    def session_owner(self, session_id: str) -> str | None:
+        """Who a session belongs to. For the local terminal only, where every user's history is in
+        the operator's own files; shared front-ends (Telegram, MCP) take the user from their own
+        configuration and never look a session up across users."""
+        return self.store.session_owner(session_id)
+
     def sessions(self, user: str, limit: int = 50) -> list[SessionSummary]:
         """The user's sessions, newest first, with score and cost (turns loaded in one go)."""
         rows = self.store.sessions_of(user, limit=limit)
@@ -315,7 +388,8 @@ class SessionService:
             cost = sum(cost_usd(u, self.settings.prices) for turn in t for u in turn.usage)
             summaries.append(SessionSummary(
                 session_id=r.id, format=r.format, topics=list(r.topics), questions=r.planned_questions,
-                status=r.status, score=score, started_at=r.started_at, ended_at=r.ended_at, cost_usd=round(cost, 6)))
+                status=r.status, score=score, started_at=r.started_at, ended_at=r.ended_at, cost_usd=round(cost, 6),
+                answered=sum(1 for turn in t if turn.outcome == "answered" and turn.answer)))
         return summaries
 
     def export(self, user: str) -> Backup:

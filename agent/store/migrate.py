@@ -16,6 +16,7 @@ SQLite file, and the revision is read again once the lock is held.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0004"
+HEAD = "0006"
 """The newest revision in `migrations/versions`; a test checks that it is Alembic's head."""
 SCHEMA_LOCK_KEY = 0x636F616368
 """PostgreSQL advisory lock key ("coach") serialising schema work: migrations and checkpointer setup."""
@@ -67,6 +68,13 @@ def current_revision(engine: Engine) -> str | None:
     return rows[0] if len(rows) == 1 else None
 
 
+def known_revisions() -> set[str]:
+    """Every revision this version's migrations define (read from the files, without Alembic)."""
+    found = (re.search(r"^revision\s*=\s*['\"]([^'\"]+)['\"]", p.read_text(encoding="utf-8"), re.MULTILINE)
+             for p in (MIGRATIONS / "versions").glob("*.py"))
+    return {m[1] for m in found if m}
+
+
 @contextmanager
 def schema_lock(engine: Engine) -> Iterator[None]:
     """Hold the database's schema lock: one process at a time creates or migrates the schema."""
@@ -97,8 +105,14 @@ def schema_lock(engine: Engine) -> Iterator[None]:
 
 
 def upgrade(engine: Engine) -> None:
-    if current_revision(engine) == HEAD:
+    revision = current_revision(engine)
+    if revision == HEAD:
         return
+    if revision is not None and revision not in known_revisions():
+        raise ConfigError(
+            f"this database was written by a newer coach (schema revision {revision!r}; this coach knows up "
+            f"to {HEAD!r}): upgrade the coach (pip install -U interview-coach), or point DATABASE_URL or "
+            "COACH_HOME at another database")
     with schema_lock(engine):
         if current_revision(engine) != HEAD:  # another process may have done it while we waited
             _upgrade(engine)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from agent.errors import CoachError
-from bots.app import app, console, engine_choice, load_settings, user_errors
+from bots.app import app, console, engine_choice, load_settings, user_errors, user_name
 
 
 @app.command()
@@ -18,7 +18,7 @@ def interview(
     online: Annotated[bool, typer.Option("--online", help="Require Claude (needs ANTHROPIC_API_KEY).")] = False,
     topic: Annotated[str | None, typer.Option("--topic", "-t", help="Only ask about this topic.")] = None,
     questions: Annotated[int | None, typer.Option("--questions", "-n", help="How many main questions.")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="concept, rapid, code, design, behavioural or mock.")] = "concept",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="concept, rapid, code, design, behavioural, mock or live-coding.")] = "concept",
     user: Annotated[str | None, typer.Option("--user", "-u", help="Whose practice history this is.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue your latest unfinished session.")] = False,
     session: Annotated[str | None, typer.Option("--session", help="Continue this session id.")] = None,
@@ -30,7 +30,7 @@ def interview(
     from bots.terminal import read_answers, run_interview
 
     settings = load_settings().for_local_terminal()
-    who = user or settings.default_user
+    who = user_name(user, settings)
     interactive = sys.stdin.isatty()
 
     async def go() -> int:

@@ -1,0 +1,141 @@
+"""The update inbox on the real python-telegram-bot stack: stored first, handled once, in order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from telegram.ext import Application
+
+from agent.catalog import Catalog
+from agent.config import Settings
+from agent.service import SessionService, UpdateInbox
+from bots.telegram.bot import build_application
+from bots.telegram.fake_api import FakeBotAPI
+from bots.telegram.inbox import Intake
+
+pytestmark = pytest.mark.anyio
+ADA, BOB = 501, 502
+ANSWER = "An index avoids a full table scan, so lookups are faster."
+
+
+@dataclass
+class Wired:
+    coach: SessionService
+    app: Application
+    api: FakeBotAPI
+    errors: list[BaseException]
+
+    def intake(self, worker: str = "w1", inbox: UpdateInbox | None = None) -> Intake:
+        return Intake(self.app, inbox or self.coach.inbox, worker)
+
+    def texts(self, chat: int) -> list[str]:
+        return [s.text for s in self.api.replies(chat)]
+
+    def graded_turns(self, chat: int) -> int:
+        user = f"tg:{chat}"
+        return sum(1 for s in self.coach.sessions(user) for step in self.coach.transcript(s.session_id, user).steps
+                   if step.turn.grade is not None)
+
+
+@pytest.fixture
+async def wired(settings: Settings, mini_bank: Catalog) -> AsyncIterator[Wired]:
+    async with SessionService.open(settings, offline=True, catalog=mini_bank) as coach:
+        api = FakeBotAPI()
+        app = build_application(coach, token="123:test", request=api, rate_limit=False)
+        w = Wired(coach, app, api, [])
+
+        async def record(update, context) -> None:
+            w.errors.append(context.error)
+
+        app.add_error_handler(record)
+        async with app:
+            yield w
+        assert w.errors == [], f"the error handler was reached: {w.errors!r}"
+
+
+async def test_duplicated_updates_are_handled_once(wired: Wired) -> None:
+    """/interview, a button tap and an answer, each delivered twice (once in the same batch)."""
+    intake = wired.intake()
+    interview = wired.api.text_update(ADA, "/interview sql")
+    assert intake.receive([interview, interview]) == 1
+    await intake.idle()
+    assert intake.receive([interview]) == 0  # redelivered after it was handled
+    await intake.idle()
+    assert sum("What does a database index" in t for t in wired.texts(ADA)) == 1
+    assert len(wired.coach.sessions(f"tg:{ADA}")) == 1
+
+    answer = wired.api.text_update(ADA, ANSWER)
+    intake.receive([answer])
+    intake.receive([answer])  # while the first is still being handled
+    await intake.idle()
+    assert sum(t.startswith("<b>Score") for t in wired.texts(ADA)) == 1
+    assert wired.graded_turns(ADA) == 1
+
+    tap = wired.api.callback_update(BOB, "topic:sql")
+    intake.receive([tap])
+    await intake.idle()
+    intake.receive([tap])
+    await intake.idle()
+    assert len(wired.coach.sessions(f"tg:{BOB}")) == 1
+    assert len([s for s in wired.api.sent if s.method == "answerCallbackQuery"]) == 1
+    assert sum("What does a database index" in t for t in wired.texts(BOB)) == 1
+
+
+async def test_an_update_stored_but_not_handled_is_handled_after_a_restart(wired: Wired) -> None:
+    first = wired.intake()
+    first.receive([wired.api.text_update(ADA, "/interview sql")])
+    await first.idle()
+    first.receive([wired.api.text_update(ADA, ANSWER)])
+    for task in list(first._draining.values()):  # the process dies: stored, acknowledged, not handled
+        task.cancel()
+    await asyncio.gather(*first._draining.values(), return_exceptions=True)
+    assert not any(t.startswith("<b>Score") for t in wired.texts(ADA))
+
+    second = wired.intake()  # the restarted process (same worker name)
+    await second.recover()
+    await second.idle()
+    assert sum(t.startswith("<b>Score") for t in wired.texts(ADA)) == 1
+    assert wired.graded_turns(ADA) == 1
+    await second.recover()  # nothing is left: recovering again sends nothing
+    await second.idle()
+    assert sum(t.startswith("<b>Score") for t in wired.texts(ADA)) == 1
+
+
+async def test_a_dead_workers_chat_waits_for_its_lease_then_another_worker_drains_it(wired: Wired) -> None:
+    inbox = UpdateInbox(wired.coach.store.engine, lease_seconds=0.5)
+    update = wired.api.text_update(ADA, "/interview sql")
+    assert list(inbox.store([(update["update_id"], ADA, update)])) == [ADA]
+    assert inbox.claim(ADA, "dead-worker") is not None  # it claimed the chat, then died
+
+    other = wired.intake("other-worker", inbox)
+    other.sweep()
+    await other.idle()
+    assert wired.texts(ADA) == []  # the lease is live: nobody else touches the chat
+    await asyncio.sleep(0.6)
+    other.sweep()
+    await other.idle()
+    assert sum("What does a database index" in t for t in wired.texts(ADA)) == 1
+    assert inbox.chats_waiting() == [] and not inbox.is_waiting(ADA)
+
+
+async def test_two_workers_keep_each_chats_order(wired: Wired) -> None:
+    """Updates of many chats delivered alternately to two workers: each chat's replies in order."""
+    a, b = wired.intake("a"), wired.intake("b")
+    chats = list(range(900, 910))
+    for n, chat in enumerate(chats):
+        (a if n % 2 else b).receive([wired.api.text_update(chat, "/interview sql")])
+    for round_ in range(3):
+        for n, chat in enumerate(chats):
+            (a if (n + round_) % 2 else b).receive([wired.api.text_update(chat, "/hint")])
+            (b if (n + round_) % 2 else a).receive([wired.api.text_update(chat, f"{ANSWER} [{chat}:{round_}]")])
+    await asyncio.gather(a.idle(), b.idle())
+    for chat in chats:
+        texts = wired.texts(chat)
+        assert "What does a database index" in texts[0]
+        assert "💡" in texts[1] and "Score" not in texts[1]  # the first /hint came before the first answer
+        assert texts[2].startswith("<b>Score")
+        assert wired.graded_turns(chat) >= 1
+    assert not wired.coach.inbox.chats_waiting()
