@@ -308,7 +308,7 @@ class SessionService:
         if not verdicts:
             raise AnswerRejected("send at least one verdict: {key_point, verdict, evidence}")
         self.store.session(session_id, user)  # NotFound for another user's session
-        async with self._locks[session_id]:
+        async with self._hold(session_id):  # one writer across processes, as for answers
             turns = self.store.turns(session_id)
             graded = [t for t in turns if t.grade is not None and t.outcome == "answered"]
             if seq is not None:
