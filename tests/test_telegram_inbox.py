@@ -139,3 +139,97 @@ async def test_two_workers_keep_each_chats_order(wired: Wired) -> None:
         assert texts[2].startswith("<b>Score")
         assert wired.graded_turns(chat) >= 1
     assert not wired.coach.inbox.chats_waiting()
+
+
+PARTS = ["An index avoids a full table scan,", "so lookups are faster.", "Inserts get slower, though."]
+
+
+def wire(coach: SessionService, api: FakeBotAPI, errors: list[BaseException], merge_window: float) -> Application:
+    app = build_application(coach, token="123:test", request=api, rate_limit=False, merge_window=merge_window)
+
+    async def record(update, context) -> None:
+        errors.append(context.error)
+
+    app.add_error_handler(record)
+    return app
+
+
+async def test_an_answer_being_merged_survives_a_crash_and_is_graded_once_as_one(
+        settings: Settings, mini_bank: Catalog) -> None:
+    """Three text parts stored (so acknowledged to Telegram) inside the merge window, then the
+    process dies; the restarted bot grades them once, as one answer, with one reply."""
+    errors: list[BaseException] = []
+    async with SessionService.open(settings, offline=True, catalog=mini_bank) as coach:
+        api = FakeBotAPI()
+        first_app = wire(coach, api, errors, merge_window=600.0)
+        async with first_app:
+            first = Intake(first_app, coach.inbox, "w1")
+            first.receive([api.text_update(ADA, "/interview sql")])
+            await first.idle()  # a command is never held back
+            session = coach.latest_active(f"tg:{ADA}")
+            parts = [api.text_update(ADA, p) for p in PARTS]
+            for part in parts:
+                assert first.receive([part]) == 1
+            await asyncio.sleep(0.2)
+            assert list(first._wake) == [ADA]  # the drain waits for the window, it does not spin
+            for task in list(first._draining.values()):  # the process dies inside the window
+                task.cancel()
+            await asyncio.gather(*first._draining.values(), return_exceptions=True)
+        assert not any("Score" in s.text or "Merged" in s.text for s in api.replies(ADA))
+        assert [row.update_id for row in coach.inbox.pending(ADA)] == [p["update_id"] for p in parts]
+
+    # The restarted process: a new application and service on the same database.
+    async with SessionService.open(settings, offline=True, catalog=mini_bank) as coach:
+        second_app = wire(coach, api, errors, merge_window=0.5)
+        async with second_app:
+            before = len(api.replies(ADA))
+            second = Intake(second_app, coach.inbox, "w1")
+            await second.recover()
+            await second.idle()
+            texts = [s.text for s in api.replies(ADA)[before:]]
+            assert sum(t.startswith("<b>Score") for t in texts) == 1
+            assert texts.count("<i>Merged 3 messages into one answer.</i>") == 1
+            steps = coach.transcript(session, f"tg:{ADA}").steps
+            assert len([s for s in steps if s.turn.grade is not None]) == 1
+            answer = steps[0].turn.answer
+            assert [answer.index(p) for p in PARTS] == sorted(answer.index(p) for p in PARTS)
+            assert not coach.inbox.is_waiting(ADA)
+            assert second.receive([parts[1]]) == 0  # a redelivered part is not graded again
+            await second.recover()
+            await second.idle()
+            assert sum(s.text.startswith("<b>Score") for s in api.replies(ADA)) == 1
+    assert errors == [], f"the error handler was reached: {errors!r}"
+
+
+async def test_a_later_update_closes_the_merge_window_and_a_stop_keeps_open_answers(
+        settings: Settings, mini_bank: Catalog) -> None:
+    errors: list[BaseException] = []
+    async with SessionService.open(settings, offline=True, catalog=mini_bank) as coach:
+        api = FakeBotAPI()
+        app = wire(coach, api, errors, merge_window=600.0)
+        async with app:
+            intake = Intake(app, coach.inbox, "w1")
+            intake.receive([api.text_update(ADA, "/interview sql")])
+            await intake.idle()
+            intake.receive([api.text_update(ADA, PARTS[0])])
+            intake.receive([api.text_update(ADA, PARTS[1])])
+            await asyncio.sleep(0.1)
+            assert not any("Score" in s.text for s in api.replies(ADA))
+            before = len(api.replies(ADA))
+            intake.receive([api.text_update(ADA, "/hint")])  # another kind of update: the answer is complete
+            await intake.idle()
+            texts = [s.text for s in api.replies(ADA)[before:]]
+            assert texts[0] == "<i>Merged 2 messages into one answer.</i>" and texts[1].startswith("<b>Score")
+            assert any("💡" in t for t in texts[2:])  # the hint came after the answer, as sent
+            assert not coach.inbox.is_waiting(ADA)
+
+            # Stopping inside a window: nothing is graded, the part stays stored for the next start.
+            intake.receive([api.text_update(ADA, PARTS[2])])
+            await asyncio.sleep(0.1)
+            before = len(api.replies(ADA))
+            intake.close()
+            await intake.idle()
+            assert len(api.replies(ADA)) == before
+            assert [row.payload["message"]["text"] for row in coach.inbox.pending(ADA)] == [PARTS[2]]
+            assert coach.inbox.chats_waiting() == [ADA]  # and no lease is left held
+    assert errors == [], f"the error handler was reached: {errors!r}"

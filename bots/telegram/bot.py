@@ -95,6 +95,9 @@ def user_of(update: Update) -> str:
     return f"tg:{update.effective_user.id}"
 
 
+ANSWER_TEXT = filters.TEXT & ~filters.COMMAND
+"""A message that is an answer (the handler for it is `CoachBot.answer`)."""
+
 REMEMBERED = 10_000
 """How many button taps, merged update ids and heard voice notes the bot keeps in memory."""
 DOUBLE_TAP_S = 60.0
@@ -132,6 +135,23 @@ class CoachBot:
         self._tapped: dict[tuple, float] = {}  # (chat, message, data) of buttons handled -> when
         self._choices: dict[int, tuple[str, str | None]] = {}  # chat -> the start waiting on "start over"
         self._heard: dict[tuple[int, int], tuple[str, int]] = {}  # (chat, message) -> (transcript, update id)
+        self._runs: dict[int, list[Update]] = {}  # first update id -> the parts the inbox merged into one answer
+
+    # --- merging, when the inbox does it ----------------------------------------------------------
+
+    def merges(self, update: Update) -> bool:
+        """Whether `update` is a text answer that the chat's next text messages may join (the
+        inbox holds it until its merge window closes instead of handing it over at once)."""
+        return (self.merge_window > 0 and update.message is not None and update.effective_chat is not None
+                and update.effective_chat.type == ChatType.PRIVATE and bool(ANSWER_TEXT.check_update(update)))
+
+    def expect_merged(self, parts: list[Update]) -> None:
+        """The next `parts[0]` this bot handles is one answer made of `parts` (consecutive text
+        messages the inbox stored and held until the chat's merge window closed)."""
+        self._runs[parts[0].update_id] = parts
+
+    def forget_merged(self, update_id: int) -> None:
+        self._runs.pop(update_id, None)
 
     # --- plumbing ---------------------------------------------------------------------------------
 
@@ -361,6 +381,11 @@ class CoachBot:
     async def answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A text message is the answer to the waiting question. Messages sent within `merge_window`
         seconds of each other (a long answer Telegram split, or typed in bursts) are one answer."""
+        run = self._runs.pop(update.update_id, None)
+        if run is not None:  # merged durably by the inbox: grade it now, as one answer
+            text = "\n\n".join(with_code_fences(part.effective_message) for part in run)
+            await self._in_chat(update, lambda: self._answer(update, context, text, merged=len(run)))
+            return
         text = with_code_fences(update.effective_message)
         chat = update.effective_chat.id
         if self.merge_window <= 0 or update.effective_chat.type != ChatType.PRIVATE:
@@ -554,7 +579,7 @@ def build_application(coach: SessionService, token: str, request: BaseRequest | 
     app.add_handler(CallbackQueryHandler(bot.button))
     app.add_handler(MessageHandler(filters.UpdateType.EDITED, bot.edited))
     app.add_handler(MessageHandler(filters.COMMAND, bot.unknown))
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, bot.answer))
+    app.add_handler(MessageHandler(ANSWER_TEXT, bot.answer))
     app.add_handler(MessageHandler(filters.Document.ALL, bot.document))
     app.add_handler(MessageHandler(filters.ALL & ~filters.COMMAND, bot.unsupported))
     app.add_error_handler(bot.on_error)
