@@ -233,3 +233,24 @@ async def test_a_later_update_closes_the_merge_window_and_a_stop_keeps_open_answ
             assert [row.payload["message"]["text"] for row in coach.inbox.pending(ADA)] == [PARTS[2]]
             assert coach.inbox.chats_waiting() == [ADA]  # and no lease is left held
     assert errors == [], f"the error handler was reached: {errors!r}"
+
+
+async def test_an_answer_graded_by_a_process_that_died_before_replying_is_replied_to_once(wired: Wired) -> None:
+    """The earlier process graded the answer (with the update's key) and died before marking the
+    update handled, maybe before replying: the restarted bot sends that grade and the next question."""
+    intake = wired.intake()
+    intake.receive([wired.api.text_update(ADA, "/interview sql")])
+    await intake.idle()
+    session = wired.coach.latest_active(f"tg:{ADA}")
+    answer = wired.api.text_update(ADA, ANSWER)
+    wired.coach.inbox.store([(answer["update_id"], ADA, answer)])  # stored and acknowledged ...
+    graded = await wired.coach.answer(session, f"tg:{ADA}", ANSWER, key=f"tg:{answer['update_id']}")  # ... graded
+    before = len(wired.texts(ADA))
+
+    restarted = wired.intake()
+    await restarted.recover()
+    await restarted.idle()
+    texts = wired.texts(ADA)[before:]
+    assert [t for t in texts if t.startswith("<b>Score")] == texts[:1]
+    assert "Sent again" in texts[1] and graded.prompt is not None and graded.prompt.text[:30] in texts[2]
+    assert wired.graded_turns(ADA) == 1 and not wired.coach.inbox.is_waiting(ADA)

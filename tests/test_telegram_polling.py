@@ -235,3 +235,4 @@ def test_a_kill_inside_the_merge_window_loses_no_part_of_the_answer(bot_api: Bot
     assert bot_api.count(lambda t: t == "<i>Merged 3 messages into one answer.</i>") == 1
     assert bot_api.count(lambda t: t.startswith("<b>Score")) == 1
     assert graded_turns(coach_home, 7) == 1
+    assert TOKEN not in out + err

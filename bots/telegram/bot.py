@@ -136,6 +136,10 @@ class CoachBot:
         self._choices: dict[int, tuple[str, str | None]] = {}  # chat -> the start waiting on "start over"
         self._heard: dict[tuple[int, int], tuple[str, int]] = {}  # (chat, message) -> (transcript, update id)
         self._runs: dict[int, list[Update]] = {}  # first update id -> the parts the inbox merged into one answer
+        self.replay_duplicates = False
+        """Set by the inbox, which hands over only updates not yet marked handled: an answer the
+        service reports as already graded was then graded by a process that died before it could
+        mark it, maybe before it replied, so the grade is sent again (without the inbox: nothing)."""
 
     # --- merging, when the inbox does it ----------------------------------------------------------
 
@@ -424,9 +428,19 @@ class CoachBot:
             return
         async with typing_if_slow(update.effective_chat, self.typing_after):
             step = await self.coach.answer(session, user_of(update), text, key=key or f"tg:{update.update_id}")
+        if step.duplicate and self.replay_duplicates:
+            step = self._replayed(update, step)
         if merged > 1 and not step.duplicate:
             await self._send(update, f"<i>Merged {merged} messages into one answer.</i>")
         await self._show(update, step, context)
+
+    def _replayed(self, update: Update, step: Step) -> Step:
+        """The reply to an answer graded just before a restart: its grade (the session's latest, as
+        the chat's updates are handled in order) and the question now waiting, shown again."""
+        graded = step.graded or [s.turn for s in self.coach.transcript(step.session_id, user_of(update)).steps
+                                 if s.turn.grade is not None][-1:]
+        return step.model_copy(update={"duplicate": False, "graded": graded,
+                                       "notice": step.notice or "Sent again: I graded this just before a restart."})
 
     async def document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A .py file is read as a code answer; other files get a polite no."""

@@ -62,6 +62,9 @@ class Intake:
         self._again: set[int] = set()
         self._wake: dict[int, asyncio.Event] = {}  # chats whose drain waits for a merge window to close
         self._closing = False
+        bot = app.bot_data.get("coach_bot")
+        if isinstance(bot, CoachBot):
+            bot.replay_duplicates = True  # what reaches the bot from here was not marked handled
 
     def receive(self, payloads: list[dict[str, Any]]) -> int:
         """Store updates durably (one transaction), then start handling them; returns how many were
