@@ -98,6 +98,9 @@ def user_of(update: Update) -> str:
 ANSWER_TEXT = filters.TEXT & ~filters.COMMAND
 """A message that is an answer (the handler for it is `CoachBot.answer`)."""
 
+HEARD = "I heard: "
+"""How a voice note's transcript is shown back, with "use this answer" and "discard" buttons."""
+
 REMEMBERED = 10_000
 """How many button taps, merged update ids and heard voice notes the bot keeps in memory."""
 DOUBLE_TAP_S = 60.0
@@ -428,6 +431,9 @@ class CoachBot:
             return
         async with typing_if_slow(update.effective_chat, self.typing_after):
             step = await self.coach.answer(session, user_of(update), text, key=key or f"tg:{update.update_id}")
+        if step.duplicate and key is not None:  # a voice answer tapped again after a restart
+            await update.effective_chat.send_message("That voice answer was already graded.")
+            return
         if step.duplicate and self.replay_duplicates:
             step = self._replayed(update, step)
         if merged > 1 and not step.duplicate:
@@ -490,16 +496,25 @@ class CoachBot:
                 return
         text = text[: self.coach.limits.max_answer_chars]
         _remember(self._heard, (update.effective_chat.id, message.message_id), (text, update.update_id))
+        ids = f"{message.message_id}:{update.update_id}"  # the update id: the answer's key, also after a restart
         buttons = InlineKeyboardMarkup([[
-            InlineKeyboardButton("✅ use this answer", callback_data=f"heard:use:{message.message_id}"),
-            InlineKeyboardButton("🗑 discard", callback_data=f"heard:drop:{message.message_id}")]])
-        await self._send(update, f"I heard: <i>{escape(text)}</i>", reply_markup=buttons)
+            InlineKeyboardButton("✅ use this answer", callback_data=f"heard:use:{ids}"),
+            InlineKeyboardButton("🗑 discard", callback_data=f"heard:drop:{ids}")]])
+        await self._send(update, f"{HEARD}<i>{escape(text)}</i>", reply_markup=buttons)
 
     async def _use_heard(self, update: Update, context: ContextTypes.DEFAULT_TYPE, action: str, value: str) -> None:
-        heard = self._heard.pop((update.effective_chat.id, int(value) if value.isdigit() else 0), None)
-        if heard is None:
-            await update.effective_chat.send_message("That voice answer was already used or discarded.")
-        elif action == "use":
+        message_id, _, update_id = value.partition(":")
+        heard = self._heard.pop((update.effective_chat.id, int(message_id) if message_id.isdigit() else 0), None)
+        shown = update.callback_query.message
+        shown_text = shown.text if isinstance(shown, Message) else None
+        if heard is None and update_id.isdigit() and shown_text and shown_text.startswith(HEARD):
+            # Heard before a restart: the transcript is the text of the message the buttons are on.
+            heard = (shown_text[len(HEARD):], int(update_id))
+        if heard is None and action == "use":
+            await update.effective_chat.send_message(
+                "I no longer have that voice answer (it was used, discarded, or lost in a restart): "
+                "please send the voice note again or type your answer.")
+        elif heard is not None and action == "use":
             text, update_id = heard
             await self._in_chat(update, lambda: self._answer(update, context, text, key=f"tg:{update_id}"))
         else:
