@@ -387,7 +387,9 @@ class CoachBot:
 
     async def answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A text message is the answer to the waiting question. Messages sent within `merge_window`
-        seconds of each other (a long answer Telegram split, or typed in bursts) are one answer."""
+        seconds of each other (a long answer Telegram split, or typed in bursts) are one answer. Under
+        the inbox (`coach telegram`) the parts are merged there, durably, and arrive here as one run;
+        the in-memory buffer below serves an application fed without it."""
         run = self._runs.pop(update.update_id, None)
         if run is not None:  # merged durably by the inbox: grade it now, as one answer
             text = "\n\n".join(with_code_fences(part.effective_message) for part in run)
