@@ -254,3 +254,29 @@ async def test_an_answer_graded_by_a_process_that_died_before_replying_is_replie
     assert [t for t in texts if t.startswith("<b>Score")] == texts[:1]
     assert "Sent again" in texts[1] and graded.prompt is not None and graded.prompt.text[:30] in texts[2]
     assert wired.graded_turns(ADA) == 1 and not wired.coach.inbox.is_waiting(ADA)
+
+
+async def test_parts_stored_by_another_worker_join_the_answer_being_merged(
+        settings: Settings, mini_bank: Catalog) -> None:
+    """Worker a holds the chat (waiting on its merge window); worker b stores the next part and a
+    /hint but cannot take the chat: a finds both when it looks again, in order."""
+    errors: list[BaseException] = []
+    async with SessionService.open(settings, offline=True, catalog=mini_bank) as coach:
+        api = FakeBotAPI()
+        app = wire(coach, api, errors, merge_window=1.0)
+        async with app:
+            a, b = Intake(app, coach.inbox, "a"), Intake(app, coach.inbox, "b")
+            a.receive([api.text_update(ADA, "/interview sql")])
+            await a.idle()
+            before = len(api.replies(ADA))
+            a.receive([api.text_update(ADA, PARTS[0])])
+            await asyncio.sleep(0.1)
+            b.receive([api.text_update(ADA, PARTS[1])])
+            b.receive([api.text_update(ADA, "/hint")])
+            assert not b._draining  # a holds the chat's lease
+            await asyncio.gather(a.idle(), b.idle())
+            texts = [s.text for s in api.replies(ADA)[before:]]
+            assert texts[0] == "<i>Merged 2 messages into one answer.</i>" and texts[1].startswith("<b>Score")
+            assert any("💡" in t for t in texts[2:]) and sum(t.startswith("<b>Score") for t in texts) == 1
+            assert not coach.inbox.is_waiting(ADA)
+    assert errors == [], f"the error handler was reached: {errors!r}"

@@ -160,16 +160,16 @@ class Intake:
         first = run[0]
         update = Update.de_json(first.payload, self.app.bot)
         bot = self.app.bot_data.get("coach_bot")
-        merged = len(run) > 1 or (isinstance(bot, CoachBot) and bot.merges(update))
-        if merged and isinstance(bot, CoachBot):
-            bot.expect_merged([Update.de_json(row.payload, self.app.bot) for row in run])
+        merging = bot if isinstance(bot, CoachBot) and bot.merges(update) else None
+        if merging is not None:  # the run (one part or more) is one answer, graded at once
+            merging.expect_merged([Update.de_json(row.payload, self.app.bot) for row in run])
         try:
             await self.app.process_update(update)  # handler errors reach the error handler, which tells the user
         except Exception:
             log.exception("update %s in chat %s failed outside its handler", first.update_id, first.chat_id)
         finally:
-            if merged and isinstance(bot, CoachBot):
-                bot.forget_merged(first.update_id)
+            if merging is not None:
+                merging.forget_merged(first.update_id)
 
     async def recover(self) -> None:
         """At start: free this worker's leases from an earlier life and drain what it left."""
