@@ -139,3 +139,144 @@ async def test_two_workers_keep_each_chats_order(wired: Wired) -> None:
         assert texts[2].startswith("<b>Score")
         assert wired.graded_turns(chat) >= 1
     assert not wired.coach.inbox.chats_waiting()
+
+
+PARTS = ["An index avoids a full table scan,", "so lookups are faster.", "Inserts get slower, though."]
+
+
+def wire(coach: SessionService, api: FakeBotAPI, errors: list[BaseException], merge_window: float) -> Application:
+    app = build_application(coach, token="123:test", request=api, rate_limit=False, merge_window=merge_window)
+
+    async def record(update, context) -> None:
+        errors.append(context.error)
+
+    app.add_error_handler(record)
+    return app
+
+
+async def test_an_answer_being_merged_survives_a_crash_and_is_graded_once_as_one(
+        settings: Settings, mini_bank: Catalog) -> None:
+    """Three text parts stored (so acknowledged to Telegram) inside the merge window, then the
+    process dies; the restarted bot grades them once, as one answer, with one reply."""
+    errors: list[BaseException] = []
+    async with SessionService.open(settings, offline=True, catalog=mini_bank) as coach:
+        api = FakeBotAPI()
+        first_app = wire(coach, api, errors, merge_window=600.0)
+        async with first_app:
+            first = Intake(first_app, coach.inbox, "w1")
+            first.receive([api.text_update(ADA, "/interview sql")])
+            await first.idle()  # a command is never held back
+            session = coach.latest_active(f"tg:{ADA}")
+            parts = [api.text_update(ADA, p) for p in PARTS]
+            for part in parts:
+                assert first.receive([part]) == 1
+            await asyncio.sleep(0.2)
+            assert list(first._wake) == [ADA]  # the drain waits for the window, it does not spin
+            for task in list(first._draining.values()):  # the process dies inside the window
+                task.cancel()
+            await asyncio.gather(*first._draining.values(), return_exceptions=True)
+        assert not any("Score" in s.text or "Merged" in s.text for s in api.replies(ADA))
+        assert [row.update_id for row in coach.inbox.pending(ADA)] == [p["update_id"] for p in parts]
+
+    # The restarted process: a new application and service on the same database.
+    async with SessionService.open(settings, offline=True, catalog=mini_bank) as coach:
+        second_app = wire(coach, api, errors, merge_window=0.5)
+        async with second_app:
+            before = len(api.replies(ADA))
+            second = Intake(second_app, coach.inbox, "w1")
+            await second.recover()
+            await second.idle()
+            texts = [s.text for s in api.replies(ADA)[before:]]
+            assert sum(t.startswith("<b>Score") for t in texts) == 1
+            assert texts.count("<i>Merged 3 messages into one answer.</i>") == 1
+            steps = coach.transcript(session, f"tg:{ADA}").steps
+            assert len([s for s in steps if s.turn.grade is not None]) == 1
+            answer = steps[0].turn.answer
+            assert [answer.index(p) for p in PARTS] == sorted(answer.index(p) for p in PARTS)
+            assert not coach.inbox.is_waiting(ADA)
+            assert second.receive([parts[1]]) == 0  # a redelivered part is not graded again
+            await second.recover()
+            await second.idle()
+            assert sum(s.text.startswith("<b>Score") for s in api.replies(ADA)) == 1
+    assert errors == [], f"the error handler was reached: {errors!r}"
+
+
+async def test_a_later_update_closes_the_merge_window_and_a_stop_keeps_open_answers(
+        settings: Settings, mini_bank: Catalog) -> None:
+    errors: list[BaseException] = []
+    async with SessionService.open(settings, offline=True, catalog=mini_bank) as coach:
+        api = FakeBotAPI()
+        app = wire(coach, api, errors, merge_window=600.0)
+        async with app:
+            intake = Intake(app, coach.inbox, "w1")
+            intake.receive([api.text_update(ADA, "/interview sql")])
+            await intake.idle()
+            intake.receive([api.text_update(ADA, PARTS[0])])
+            intake.receive([api.text_update(ADA, PARTS[1])])
+            await asyncio.sleep(0.1)
+            assert not any("Score" in s.text for s in api.replies(ADA))
+            before = len(api.replies(ADA))
+            intake.receive([api.text_update(ADA, "/hint")])  # another kind of update: the answer is complete
+            await intake.idle()
+            texts = [s.text for s in api.replies(ADA)[before:]]
+            assert texts[0] == "<i>Merged 2 messages into one answer.</i>" and texts[1].startswith("<b>Score")
+            assert any("💡" in t for t in texts[2:])  # the hint came after the answer, as sent
+            assert not coach.inbox.is_waiting(ADA)
+
+            # Stopping inside a window: nothing is graded, the part stays stored for the next start.
+            intake.receive([api.text_update(ADA, PARTS[2])])
+            await asyncio.sleep(0.1)
+            before = len(api.replies(ADA))
+            intake.close()
+            await intake.idle()
+            assert len(api.replies(ADA)) == before
+            assert [row.payload["message"]["text"] for row in coach.inbox.pending(ADA)] == [PARTS[2]]
+            assert coach.inbox.chats_waiting() == [ADA]  # and no lease is left held
+    assert errors == [], f"the error handler was reached: {errors!r}"
+
+
+async def test_an_answer_graded_by_a_process_that_died_before_replying_is_replied_to_once(wired: Wired) -> None:
+    """The earlier process graded the answer (with the update's key) and died before marking the
+    update handled, maybe before replying: the restarted bot sends that grade and the next question."""
+    intake = wired.intake()
+    intake.receive([wired.api.text_update(ADA, "/interview sql")])
+    await intake.idle()
+    session = wired.coach.latest_active(f"tg:{ADA}")
+    answer = wired.api.text_update(ADA, ANSWER)
+    wired.coach.inbox.store([(answer["update_id"], ADA, answer)])  # stored and acknowledged ...
+    graded = await wired.coach.answer(session, f"tg:{ADA}", ANSWER, key=f"tg:{answer['update_id']}")  # ... graded
+    before = len(wired.texts(ADA))
+
+    restarted = wired.intake()
+    await restarted.recover()
+    await restarted.idle()
+    texts = wired.texts(ADA)[before:]
+    assert [t for t in texts if t.startswith("<b>Score")] == texts[:1]
+    assert "Sent again" in texts[1] and graded.prompt is not None and graded.prompt.text[:30] in texts[2]
+    assert wired.graded_turns(ADA) == 1 and not wired.coach.inbox.is_waiting(ADA)
+
+
+async def test_parts_stored_by_another_worker_join_the_answer_being_merged(
+        settings: Settings, mini_bank: Catalog) -> None:
+    """Worker a holds the chat (waiting on its merge window); worker b stores the next part and a
+    /hint but cannot take the chat: a finds both when it looks again, in order."""
+    errors: list[BaseException] = []
+    async with SessionService.open(settings, offline=True, catalog=mini_bank) as coach:
+        api = FakeBotAPI()
+        app = wire(coach, api, errors, merge_window=1.0)
+        async with app:
+            a, b = Intake(app, coach.inbox, "a"), Intake(app, coach.inbox, "b")
+            a.receive([api.text_update(ADA, "/interview sql")])
+            await a.idle()
+            before = len(api.replies(ADA))
+            a.receive([api.text_update(ADA, PARTS[0])])
+            await asyncio.sleep(0.1)
+            b.receive([api.text_update(ADA, PARTS[1])])
+            b.receive([api.text_update(ADA, "/hint")])
+            assert not b._draining  # a holds the chat's lease
+            await asyncio.gather(a.idle(), b.idle())
+            texts = [s.text for s in api.replies(ADA)[before:]]
+            assert texts[0] == "<i>Merged 2 messages into one answer.</i>" and texts[1].startswith("<b>Score")
+            assert any("💡" in t for t in texts[2:]) and sum(t.startswith("<b>Score") for t in texts) == 1
+            assert not coach.inbox.is_waiting(ADA)
+    assert errors == [], f"the error handler was reached: {errors!r}"

@@ -107,9 +107,9 @@ def bot_api():
     server.server.shutdown()
 
 
-def run_bot(bot_api: BotAPIServer, home: Path) -> subprocess.Popen:
+def run_bot(bot_api: BotAPIServer, home: Path, **extra: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COACH_HOME": str(home), "COACH_BANK_DIR": str(MINI_BANK),
-           "TELEGRAM_BOT_TOKEN": TOKEN}
+           "TELEGRAM_BOT_TOKEN": TOKEN, **extra}
     return subprocess.Popen([sys.executable, "-m", "bots.cli", "telegram", "--offline", "--base-url", bot_api.url],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
@@ -195,5 +195,44 @@ def test_a_kill_right_after_an_answer_is_acknowledged_loses_nothing(bot_api: Bot
     assert bot.returncode == 0, err
     assert bot_api.count(lambda t: t.startswith("<b>Score")) == 1
     assert bot_api.count(lambda t: "What happens to inserts" in t and "💡" not in t) == 1
+    assert graded_turns(coach_home, 7) == 1
+    assert TOKEN not in out + err
+
+
+def test_a_kill_inside_the_merge_window_loses_no_part_of_the_answer(bot_api: BotAPIServer, coach_home: Path) -> None:
+    """Three text parts acknowledged to Telegram, then kill -9 while the bot waits for more (the
+    merge window): the restarted bot grades the three parts once, as one answer, with one reply."""
+    parts = ["An index avoids a full table scan,", "so lookups are faster.", "Inserts get slower, though."]
+    bot = run_bot(bot_api, coach_home, COACH_TELEGRAM_MERGE_SECONDS="30")
+    try:
+        bot_api.say(7, "/interview sql")
+        bot_api.wait_for(lambda t: "What does a database index" in t)
+        with bot_api.lock:
+            sent = [bot_api.api.text_update(7, p) for p in parts]
+            bot_api.updates.extend(sent)
+        killed = threading.Event()
+
+        def kill() -> None:
+            os.kill(bot.pid, signal.SIGKILL)
+            killed.set()
+
+        bot_api.on_ack = (sent[-1]["update_id"], kill)  # all three stored and acknowledged
+        assert killed.wait(30), "the bot never acknowledged the answer's parts"
+    finally:
+        bot.kill()
+        bot.wait(10)
+    assert bot_api.count(lambda t: "Score" in t or "Merged" in t) == 0
+    with bot_api.lock:
+        bot_api.updates.clear()  # Telegram will not send acknowledged updates again
+
+    bot = run_bot(bot_api, coach_home, COACH_TELEGRAM_MERGE_SECONDS="0.5")
+    try:
+        bot_api.wait_for(lambda t: t.startswith("<b>Interview over"))  # the answer covered every point
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        out, err = bot.communicate(timeout=20)
+    assert bot.returncode == 0, err
+    assert bot_api.count(lambda t: t == "<i>Merged 3 messages into one answer.</i>") == 1
+    assert bot_api.count(lambda t: t.startswith("<b>Score")) == 1
     assert graded_turns(coach_home, 7) == 1
     assert TOKEN not in out + err

@@ -311,6 +311,43 @@ async def test_a_voice_answer_is_transcribed_shown_and_graded_after_confirming(h
         assert sum(s.text.startswith("<b>Score") for s in bot.api.sent) == 1
 
 
+async def test_a_heard_voice_answer_still_works_after_a_restart(harness_for, whisper) -> None:
+    """The bot restarts between "I heard: ..." and the tap on "use this answer": the transcript is
+    read back from the message the buttons are on, graded once under the voice note's key."""
+    transcriber = Transcriber(url=whisper.url)
+    async for bot in harness_for(transcriber=transcriber):
+        await bot.text("/interview sql")
+        session = bot.coach.latest_active(f"tg:{ADA}")
+        await bot.send(bot.api.voice_update(ADA, b"OggS\x00fake opus bytes"))
+        shown = bot.api.sent[-1]
+        use, drop = (b["callback_data"] for b in shown.params["reply_markup"]["inline_keyboard"][0])
+
+        async def record(update, context, errors=bot.errors) -> None:
+            errors.append(context.error)
+
+        for restart in range(2):
+            bot.app = build_application(bot.coach, token="123:test", request=bot.api, rate_limit=False,
+                                        transcriber=transcriber)  # a new process: nothing in memory
+            bot.app.add_error_handler(record)
+            tapped = bot.api.callback_update(ADA, use, message_id=90)
+            tapped["callback_query"]["message"]["text"] = parse_html(shown.text)  # what Telegram sends back
+            async with bot.app:
+                replies = await bot.send(tapped)
+            if restart == 0:
+                assert replies[0].startswith("<b>Score") and "faster reads" in replies[0]
+            else:  # tapped again after another restart: graded once
+                assert replies == ["That voice answer was already graded."]
+        answer = bot.coach.transcript(session, f"tg:{ADA}").steps[0].turn.answer
+        assert answer == "An index avoids a full table scan, <so> lookups are faster & cheaper."
+        assert sum(s.text.startswith("<b>Score") for s in bot.api.sent) == 1
+        # a button whose message no longer shows the transcript: say so, grade nothing
+        async with bot.app:
+            [lost] = await bot.tap(use, message_id=91)
+            assert "no longer have that voice answer" in lost and "send the voice note again" in lost
+            [dropped] = await bot.tap(drop, message_id=92)
+            assert "Discarded" in dropped
+
+
 async def test_a_failing_transcriber_asks_to_type_and_grades_nothing(harness_for) -> None:
     with Whisper("", status=503) as broken:
         async for bot in harness_for(transcriber=Transcriber(url=broken.url)):

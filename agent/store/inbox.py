@@ -13,6 +13,7 @@ runs out by itself (a worker killed mid-drain), and a restarted worker frees its
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +35,8 @@ class InboxUpdate:
     update_id: int
     chat_id: int
     payload: dict[str, Any]
+    received_at: datetime | None = None
+    """When it was stored (UTC): a chat's merge window for consecutive text answers counts from it."""
 
 
 class UpdateInbox:
@@ -115,16 +118,21 @@ class UpdateInbox:
     @staticmethod
     def _pending(conn: Connection, chat_id: int, limit: int = 20) -> list[InboxUpdate]:
         rows = conn.execute(
-            select(ChatUpdateRow.update_id, ChatUpdateRow.chat_id, ChatUpdateRow.payload)
+            select(ChatUpdateRow.update_id, ChatUpdateRow.chat_id, ChatUpdateRow.payload, ChatUpdateRow.received_at)
             .where(ChatUpdateRow.chat_id == chat_id, ChatUpdateRow.handled_at.is_(None))
             .order_by(ChatUpdateRow.update_id).limit(limit)
         ).all()
-        return [InboxUpdate(r.update_id, r.chat_id, r.payload) for r in rows]
+        # SQLite hands back naive datetimes: they were stored in UTC.
+        return [InboxUpdate(r.update_id, r.chat_id, r.payload,
+                            r.received_at if r.received_at.tzinfo else r.received_at.replace(tzinfo=UTC))
+                for r in rows]
 
-    def handled(self, update_id: int, chat_id: int, worker: str, limit: int = 20) -> list[InboxUpdate]:
-        """Mark one update handled and return what still waits in the chat, in one transaction:
-        the lease is renewed while there is more, and given back when there is none. (A worker
-        storing an update meanwhile either is seen here, or takes the lease after this commits.)"""
+    def handled(self, update_id: int | Iterable[int], chat_id: int, worker: str, limit: int = 20) -> list[InboxUpdate]:
+        """Mark one update (or several: the parts of one merged answer) handled and return what still
+        waits in the chat, in one transaction: the lease is renewed while there is more, and given
+        back when there is none. (A worker storing an update meanwhile either is seen here, or takes
+        the lease after this commits.)"""
+        ids = [update_id] if isinstance(update_id, int) else list(update_id)
         now = _now()
         with self.engine.begin() as conn:
             # The lease row first: it is the lock a storing worker's upsert also takes, so either
@@ -132,7 +140,7 @@ class UpdateInbox:
             # transaction and then finds the lease free.
             conn.execute(update(ChatLeaseRow).where(ChatLeaseRow.chat_id == chat_id, ChatLeaseRow.worker == worker)
                          .values(lease_until=now + self.lease))
-            conn.execute(update(ChatUpdateRow).where(ChatUpdateRow.update_id == update_id).values(handled_at=now))
+            conn.execute(update(ChatUpdateRow).where(ChatUpdateRow.update_id.in_(ids)).values(handled_at=now))
             batch = self._pending(conn, chat_id, limit)
             if not batch:
                 self._release(conn, chat_id, worker)

@@ -85,5 +85,6 @@ async def _serve(settings, webhook, listen, port, base_url, offline, rate_limit=
                 server.stop()
             for task in tasks:
                 await cancel(task)
+            intake.close()  # answers still inside their merge window stay stored: the next start merges them
             await intake.idle()  # let handlers under way finish; what is left stays in the inbox
             await application.stop()

@@ -95,6 +95,12 @@ def user_of(update: Update) -> str:
     return f"tg:{update.effective_user.id}"
 
 
+ANSWER_TEXT = filters.TEXT & ~filters.COMMAND
+"""A message that is an answer (the handler for it is `CoachBot.answer`)."""
+
+HEARD = "I heard: "
+"""How a voice note's transcript is shown back, with "use this answer" and "discard" buttons."""
+
 REMEMBERED = 10_000
 """How many button taps, merged update ids and heard voice notes the bot keeps in memory."""
 DOUBLE_TAP_S = 60.0
@@ -132,6 +138,27 @@ class CoachBot:
         self._tapped: dict[tuple, float] = {}  # (chat, message, data) of buttons handled -> when
         self._choices: dict[int, tuple[str, str | None]] = {}  # chat -> the start waiting on "start over"
         self._heard: dict[tuple[int, int], tuple[str, int]] = {}  # (chat, message) -> (transcript, update id)
+        self._runs: dict[int, list[Update]] = {}  # first update id -> the parts the inbox merged into one answer
+        self.replay_duplicates = False
+        """Set by the inbox, which hands over only updates not yet marked handled: an answer the
+        service reports as already graded was then graded by a process that died before it could
+        mark it, maybe before it replied, so the grade is sent again (without the inbox: nothing)."""
+
+    # --- merging, when the inbox does it ----------------------------------------------------------
+
+    def merges(self, update: Update) -> bool:
+        """Whether `update` is a text answer that the chat's next text messages may join (the
+        inbox holds it until its merge window closes instead of handing it over at once)."""
+        return (self.merge_window > 0 and update.message is not None and update.effective_chat is not None
+                and update.effective_chat.type == ChatType.PRIVATE and bool(ANSWER_TEXT.check_update(update)))
+
+    def expect_merged(self, parts: list[Update]) -> None:
+        """The next `parts[0]` this bot handles is one answer made of `parts` (consecutive text
+        messages the inbox stored and held until the chat's merge window closed)."""
+        self._runs[parts[0].update_id] = parts
+
+    def forget_merged(self, update_id: int) -> None:
+        self._runs.pop(update_id, None)
 
     # --- plumbing ---------------------------------------------------------------------------------
 
@@ -360,7 +387,14 @@ class CoachBot:
 
     async def answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A text message is the answer to the waiting question. Messages sent within `merge_window`
-        seconds of each other (a long answer Telegram split, or typed in bursts) are one answer."""
+        seconds of each other (a long answer Telegram split, or typed in bursts) are one answer. Under
+        the inbox (`coach telegram`) the parts are merged there, durably, and arrive here as one run;
+        the in-memory buffer below serves an application fed without it."""
+        run = self._runs.pop(update.update_id, None)
+        if run is not None:  # merged durably by the inbox: grade it now, as one answer
+            text = "\n\n".join(with_code_fences(part.effective_message) for part in run)
+            await self._in_chat(update, lambda: self._answer(update, context, text, merged=len(run)))
+            return
         text = with_code_fences(update.effective_message)
         chat = update.effective_chat.id
         if self.merge_window <= 0 or update.effective_chat.type != ChatType.PRIVATE:
@@ -399,9 +433,22 @@ class CoachBot:
             return
         async with typing_if_slow(update.effective_chat, self.typing_after):
             step = await self.coach.answer(session, user_of(update), text, key=key or f"tg:{update.update_id}")
+        if step.duplicate and key is not None:  # a voice answer tapped again after a restart
+            await update.effective_chat.send_message("That voice answer was already graded.")
+            return
+        if step.duplicate and self.replay_duplicates:
+            step = self._replayed(update, step)
         if merged > 1 and not step.duplicate:
             await self._send(update, f"<i>Merged {merged} messages into one answer.</i>")
         await self._show(update, step, context)
+
+    def _replayed(self, update: Update, step: Step) -> Step:
+        """The reply to an answer graded just before a restart: its grade (the session's latest, as
+        the chat's updates are handled in order) and the question now waiting, shown again."""
+        graded = step.graded or [s.turn for s in self.coach.transcript(step.session_id, user_of(update)).steps
+                                 if s.turn.grade is not None][-1:]
+        return step.model_copy(update={"duplicate": False, "graded": graded,
+                                       "notice": step.notice or "Sent again: I graded this just before a restart."})
 
     async def document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A .py file is read as a code answer; other files get a polite no."""
@@ -451,16 +498,25 @@ class CoachBot:
                 return
         text = text[: self.coach.limits.max_answer_chars]
         _remember(self._heard, (update.effective_chat.id, message.message_id), (text, update.update_id))
+        ids = f"{message.message_id}:{update.update_id}"  # the update id: the answer's key, also after a restart
         buttons = InlineKeyboardMarkup([[
-            InlineKeyboardButton("✅ use this answer", callback_data=f"heard:use:{message.message_id}"),
-            InlineKeyboardButton("🗑 discard", callback_data=f"heard:drop:{message.message_id}")]])
-        await self._send(update, f"I heard: <i>{escape(text)}</i>", reply_markup=buttons)
+            InlineKeyboardButton("✅ use this answer", callback_data=f"heard:use:{ids}"),
+            InlineKeyboardButton("🗑 discard", callback_data=f"heard:drop:{ids}")]])
+        await self._send(update, f"{HEARD}<i>{escape(text)}</i>", reply_markup=buttons)
 
     async def _use_heard(self, update: Update, context: ContextTypes.DEFAULT_TYPE, action: str, value: str) -> None:
-        heard = self._heard.pop((update.effective_chat.id, int(value) if value.isdigit() else 0), None)
-        if heard is None:
-            await update.effective_chat.send_message("That voice answer was already used or discarded.")
-        elif action == "use":
+        message_id, _, update_id = value.partition(":")
+        heard = self._heard.pop((update.effective_chat.id, int(message_id) if message_id.isdigit() else 0), None)
+        shown = update.callback_query.message
+        shown_text = shown.text if isinstance(shown, Message) else None
+        if heard is None and update_id.isdigit() and shown_text and shown_text.startswith(HEARD):
+            # Heard before a restart: the transcript is the text of the message the buttons are on.
+            heard = (shown_text[len(HEARD):], int(update_id))
+        if heard is None and action == "use":
+            await update.effective_chat.send_message(
+                "I no longer have that voice answer (it was used, discarded, or lost in a restart): "
+                "please send the voice note again or type your answer.")
+        elif heard is not None and action == "use":
             text, update_id = heard
             await self._in_chat(update, lambda: self._answer(update, context, text, key=f"tg:{update_id}"))
         else:
@@ -554,7 +610,7 @@ def build_application(coach: SessionService, token: str, request: BaseRequest | 
     app.add_handler(CallbackQueryHandler(bot.button))
     app.add_handler(MessageHandler(filters.UpdateType.EDITED, bot.edited))
     app.add_handler(MessageHandler(filters.COMMAND, bot.unknown))
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, bot.answer))
+    app.add_handler(MessageHandler(ANSWER_TEXT, bot.answer))
     app.add_handler(MessageHandler(filters.Document.ALL, bot.document))
     app.add_handler(MessageHandler(filters.ALL & ~filters.COMMAND, bot.unsupported))
     app.add_error_handler(bot.on_error)

@@ -13,6 +13,12 @@ worker that stored it drains that chat's unhandled rows in update-id order under
 the database, so with several webhook workers behind one URL a chat's updates still run one at
 a time and in order, each marked handled after its handler ran. A worker killed mid-drain
 leaves rows unhandled and its lease runs out; any worker's sweep then picks the chat up.
+
+Consecutive text answers are merged here too, not in memory: with a merge window, a text answer
+at the head of a chat's inbox is not handled until the window has closed (no new part for
+`merge_window` seconds, or a later update of another kind stored); then the run of parts goes to
+the bot as one answer and all of them are marked handled in one transaction. A process killed
+inside the window has handled nothing, so the restarted one merges the same parts.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import contextlib
 import hmac
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telegram import Update
@@ -29,6 +36,7 @@ from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from agent.service import InboxUpdate, UpdateInbox
+from bots.telegram.bot import CoachBot
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +60,11 @@ class Intake:
         self.worker = worker
         self._draining: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
+        self._wake: dict[int, asyncio.Event] = {}  # chats whose drain waits for a merge window to close
+        self._closing = False
+        bot = app.bot_data.get("coach_bot")
+        if isinstance(bot, CoachBot):
+            bot.replay_duplicates = True  # what reaches the bot from here was not marked handled
 
     def receive(self, payloads: list[dict[str, Any]]) -> int:
         """Store updates durably (one transaction), then start handling them; returns how many were
@@ -71,6 +84,8 @@ class Intake:
         `batch`: its waiting updates, when the lease is already taken."""
         if chat in self._draining:
             self._again.add(chat)
+            if chat in self._wake:
+                self._wake[chat].set()  # a new update may close (or extend) the answer being merged
             return
         self._draining[chat] = asyncio.create_task(self._drain(chat, batch), name=f"drain:{chat}")
 
@@ -84,9 +99,20 @@ class Intake:
                         return  # another worker drains it; its last transaction sees what we stored
                 try:
                     while batch:
-                        await self._handle(batch[0])
-                        # Marks it handled; gives the lease back when nothing is left.
-                        batch = self.inbox.handled(batch[0].update_id, chat, self.worker)
+                        run, wait = self._next_answer(batch)
+                        if wait > 0:  # text parts whose merge window is still open: handle nothing yet
+                            if self._closing:  # stopping: they stay stored, a restart merges them
+                                self.inbox.release(chat, self.worker)
+                                return
+                            await self._wait(chat, wait)
+                            batch = self.inbox.claim(chat, self.worker)  # renews the lease; new parts?
+                            if batch is None:
+                                return
+                            continue
+                        await self._handle(run)
+                        # Marks them handled (all parts of a merged answer together); gives the
+                        # lease back when nothing is left.
+                        batch = self.inbox.handled([row.update_id for row in run], chat, self.worker)
                 except BaseException:
                     with contextlib.suppress(Exception):
                         self.inbox.release(chat, self.worker)
@@ -99,12 +125,51 @@ class Intake:
         finally:
             self._draining.pop(chat, None)
 
-    async def _handle(self, row: InboxUpdate) -> None:
-        update = Update.de_json(row.payload, self.app.bot)
+    def _next_answer(self, batch: list[InboxUpdate]) -> tuple[list[InboxUpdate], float]:
+        """What to handle next: the first update alone, or the run of consecutive text answers at the
+        head of the chat's inbox as one answer, with the seconds to wait until its merge window has
+        closed (0: handle it now). The window closes `merge_window` seconds after the run's last
+        part was stored, or as soon as a later update of another kind is stored."""
+        bot = self.app.bot_data.get("coach_bot")
+        if not isinstance(bot, CoachBot) or not bot.merges(Update.de_json(batch[0].payload, self.app.bot)):
+            return batch[:1], 0.0
+        window = timedelta(seconds=bot.merge_window)
+        now = datetime.now(UTC)
+        run = batch[:1]
+        for row in batch[1:]:
+            if not bot.merges(Update.de_json(row.payload, self.app.bot)):
+                return run, 0.0
+            if (row.received_at or now) - (run[-1].received_at or now) > window:
+                return run, 0.0  # stored long after (a backlog after downtime): a separate answer
+            run.append(row)
+        return run, max(0.0, ((run[-1].received_at or now) + window - now).total_seconds())
+
+    async def _wait(self, chat: int, seconds: float) -> None:
+        """Sleep until the merge window closes or the chat gets a new update, whichever comes first;
+        never longer than a third of the lease, which the caller renews when it looks again."""
+        wake = self._wake[chat] = asyncio.Event()
+        try:
+            async with asyncio.timeout(min(seconds, self.inbox.lease.total_seconds() / 3) + 0.01):
+                await wake.wait()
+        except TimeoutError:
+            pass
+        finally:
+            self._wake.pop(chat, None)
+
+    async def _handle(self, run: list[InboxUpdate]) -> None:
+        first = run[0]
+        update = Update.de_json(first.payload, self.app.bot)
+        bot = self.app.bot_data.get("coach_bot")
+        merging = bot if isinstance(bot, CoachBot) and bot.merges(update) else None
+        if merging is not None:  # the run (one part or more) is one answer, graded at once
+            merging.expect_merged([Update.de_json(row.payload, self.app.bot) for row in run])
         try:
             await self.app.process_update(update)  # handler errors reach the error handler, which tells the user
         except Exception:
-            log.exception("update %s in chat %s failed outside its handler", row.update_id, row.chat_id)
+            log.exception("update %s in chat %s failed outside its handler", first.update_id, first.chat_id)
+        finally:
+            if merging is not None:
+                merging.forget_merged(first.update_id)
 
     async def recover(self) -> None:
         """At start: free this worker's leases from an earlier life and drain what it left."""
@@ -125,6 +190,12 @@ class Intake:
                 self.sweep()
             except Exception:
                 log.exception("the inbox sweep failed; trying again in %.0f s", every)
+
+    def close(self) -> None:
+        """Stop waiting on merge windows: answers still being merged stay stored for the next start."""
+        self._closing = True
+        for wake in list(self._wake.values()):
+            wake.set()
 
     async def idle(self) -> None:
         """Wait until this process has nothing left to drain (for a clean stop)."""
