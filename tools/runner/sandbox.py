@@ -258,44 +258,46 @@ class Sandbox:
                cgroup: JobCgroup | None = None) -> subprocess.Popen:
         """Start bwrap running `program` with `fd` passed in, as the job's own uid when we are
         root (set in the child before exec, no Python preexec hook), in its own session, with an
-        empty environment, inside `cgroup` before the sandbox runs anything (bwrap says its first
-        process's pid on --info-fd and waits on --block-fd until both are in); `streams` is
-        subprocess.PIPE or DEVNULL for stdin, stdout and stderr."""
+        empty environment, inside `cgroup` before `program` reads anything; `streams` is
+        subprocess.PIPE or DEVNULL for stdin, stdout and stderr.
+
+        The sandbox is not held up while it joins its cgroup (on this kind of host the first move
+        of a process into a cgroup waits several ms for the kernel): bwrap says its first
+        process's pid on --info-fd and carries on setting up the sandbox and starting Python while
+        bwrap, that process and what it has started so far (the program, `_join`) are moved in.
+        Until launch returns nothing of the job runs: the program (harness.py, zygote.py) reads
+        its job from stdin or its control socket before it does anything, and its caller sends
+        that only after launch returned, so every process of the job is forked inside."""
         as_job: dict[str, Any] = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
         filter_fd = None if self.unsafe else seccomp.filter_fd()
         argv = self._argv(fd, program, filter_fd)
         passed = [fd] + ([filter_fd] if filter_fd is not None else [])
-        info = block = (-1, -1)
+        info = (-1, -1)
         if cgroup is not None:
-            info, block = os.pipe(), os.pipe()
-            argv = [argv[0], "--info-fd", str(info[1]), "--block-fd", str(block[0]), *argv[1:]]
-            passed += [info[1], block[0]]
+            info = os.pipe()
+            argv = [argv[0], "--info-fd", str(info[1]), *argv[1:]]
+            passed += [info[1]]
         try:
             proc = subprocess.Popen(
                 argv, stdin=streams, stdout=streams, stderr=streams, pass_fds=passed, env={}, cwd="/",
                 start_new_session=True, **as_job,
             )
         except OSError as err:
-            for end in (*info, *block):
-                if end >= 0:
-                    os.close(end)
+            if info[0] >= 0:
+                os.close(info[0])
             raise SandboxUnavailable(f"could not start the sandbox: {err.strerror}") from None
         finally:
             for end in passed[1:]:
                 os.close(end)
         if cgroup is not None:
             try:
-                first = _child_pid(info[0])
-                cgroup.join([proc.pid] + ([first] if first else []))
+                _join(cgroup, proc.pid, _child_pid(info[0]))
             except OSError as err:
                 _kill_group(proc)
                 proc.wait()
                 raise SandboxUnavailable(f"could not put the sandbox in its cgroup ({err.strerror or err})") from None
             finally:
                 os.close(info[0])
-                with contextlib.suppress(OSError):
-                    os.write(block[1], b"go")
-                os.close(block[1])
         return proc
 
     def run(self, job: dict) -> RawRun:
@@ -350,6 +352,33 @@ def _child_pid(info_fd: int, timeout: float = START_SECONDS) -> int | None:
         data += chunk
     pid = json.loads(data).get("child-pid")
     return pid if isinstance(pid, int) else None
+
+
+def _join(cgroup: JobCgroup, bwrap: int, first: int | None) -> None:
+    """Move bwrap, the sandbox's first process and the program it started into `cgroup`.
+
+    Complete without stopping the sandbox: a process forked after its parent moved is born
+    inside, so moving bwrap, then its first process (bwrap makes it before it reports it, and
+    forks nothing else), then the children that first process had at that moment (the program;
+    it forks nothing before it reads its job) leaves no process of the job outside. A listed
+    child is moved only while it runs as the job's uid: a pid that ended and was reused by
+    someone else's process stays where it is."""
+    cgroup.join([bwrap] + ([first] if first else []))
+    if first is None:
+        return
+    try:
+        with open(f"/proc/{first}/task/{first}/children") as f:
+            children = [int(pid) for pid in f.read().split()]
+    except (OSError, ValueError):
+        return  # it has already ended: so have its children (the pid namespace's init took them down)
+    cgroup.join([pid for pid in children if _runs_as(pid, cgroup.uid)])
+
+
+def _runs_as(pid: int, uid: int) -> bool:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid == uid
+    except OSError:
+        return False
 
 
 def _readable(fd: int, timeout: float) -> bool:
