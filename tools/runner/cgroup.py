@@ -179,24 +179,33 @@ class JobCgroup:
             with contextlib.suppress(OSError):
                 _write(self.dirs[0] / "cgroup.kill", "1")
         deadline = time.monotonic() + patience
+        pause = 0.0005  # a process of the job is usually just finishing its exit: look again soon
         while (alive := self.pids()) and time.monotonic() < deadline:
             for pid in alive:
                 kill_if_uid(pid, self.uid)  # every process of the job runs as its uid
-            time.sleep(0.005)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.01)
 
-    def remove(self) -> None:
+    def remove(self) -> bool:
         """Kill what is left and remove the directories (kept if something would not die: the
-        next holder of the uid cleans it)."""
+        next holder of the uid cleans it). True when every directory was removed here: the
+        kernel removes a cgroup only when no live process is in it, so then nothing of the job
+        runs any more (a process cannot leave its cgroup: every other cgroup.procs is root's)."""
         self.kill()
+        removed = True
         for directory in self.dirs:
             for _ in range(100):
                 try:
                     directory.rmdir()
                     break
                 except FileNotFoundError:
+                    removed = False
                     break
                 except OSError:
                     time.sleep(0.01)
+            else:
+                removed = False
+        return removed
 
     def _empty(self, directory: Path) -> None:
         for _ in range(300):

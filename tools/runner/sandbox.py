@@ -162,11 +162,14 @@ def take_uid() -> int | None:
 
 def release_uid(uid: int | None, cgroup: JobCgroup | None = None) -> None:
     """Kill anything left in the job's cgroup and anything still running as `uid` (while we hold
-    the uid's lock, every such process is this job's), remove the cgroup, then hand the uid back."""
-    if cgroup is not None:
-        cgroup.remove()
+    the uid's lock, every such process is this job's), remove the cgroup, then hand the uid back.
+    A cgroup the kernel let us remove held the whole job and no live process any more (every
+    process of the job was born in it or moved in before it ran anything, see `launch`), so the
+    look through /proc for the uid's processes is needed only without one."""
+    emptied = cgroup is not None and cgroup.remove()
     if uid is not None:
-        _kill_uid(uid)
+        if not emptied:
+            _kill_uid(uid)
         _uids.give(uid)
 
 
@@ -291,7 +294,11 @@ class Sandbox:
                 os.close(end)
         if cgroup is not None:
             try:
-                _join(cgroup, proc.pid, _child_pid(info[0]))
+                first = _child_pid(info[0])
+                if first is not None:
+                    _join(cgroup, proc.pid, first)
+                elif not _ends(proc):  # no pid, yet running: its first process may be outside
+                    raise OSError(f"bwrap did not say its first process's pid within {START_SECONDS:.0f} s")
             except OSError as err:
                 _kill_group(proc)
                 proc.wait()
@@ -354,7 +361,7 @@ def _child_pid(info_fd: int, timeout: float = START_SECONDS) -> int | None:
     return pid if isinstance(pid, int) else None
 
 
-def _join(cgroup: JobCgroup, bwrap: int, first: int | None) -> None:
+def _join(cgroup: JobCgroup, bwrap: int, first: int) -> None:
     """Move bwrap, the sandbox's first process and the program it started into `cgroup`.
 
     Complete without stopping the sandbox: a process forked after its parent moved is born
@@ -363,15 +370,22 @@ def _join(cgroup: JobCgroup, bwrap: int, first: int | None) -> None:
     it forks nothing before it reads its job) leaves no process of the job outside. A listed
     child is moved only while it runs as the job's uid: a pid that ended and was reused by
     someone else's process stays where it is."""
-    cgroup.join([bwrap] + ([first] if first else []))
-    if first is None:
-        return
+    cgroup.join([bwrap, first])
     try:
         with open(f"/proc/{first}/task/{first}/children") as f:
             children = [int(pid) for pid in f.read().split()]
     except (OSError, ValueError):
         return  # it has already ended: so have its children (the pid namespace's init took them down)
     cgroup.join([pid for pid in children if _runs_as(pid, cgroup.uid)])
+
+
+def _ends(proc: subprocess.Popen) -> bool:
+    """bwrap stopped before making the sandbox (it closed --info-fd without a pid): it exits."""
+    try:
+        proc.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 def _runs_as(pid: int, uid: int) -> bool:
