@@ -294,9 +294,11 @@ class Sandbox:
                 os.close(end)
         if cgroup is not None:
             try:
+                with contextlib.suppress(ProcessLookupError):  # then it made no sandbox, or one that dies with it
+                    cgroup.join([proc.pid])  # at once: the kernel's wait for a first move overlaps bwrap's start
                 first = _child_pid(info[0])
                 if first is not None:
-                    _join(cgroup, proc.pid, first)
+                    _join(cgroup, first)
                 elif not _ends(proc):  # no pid, yet running: its first process may be outside
                     raise OSError(f"bwrap did not say its first process's pid within {START_SECONDS:.0f} s")
             except OSError as err:
@@ -361,16 +363,16 @@ def _child_pid(info_fd: int, timeout: float = START_SECONDS) -> int | None:
     return pid if isinstance(pid, int) else None
 
 
-def _join(cgroup: JobCgroup, bwrap: int, first: int) -> None:
-    """Move bwrap, the sandbox's first process and the program it started into `cgroup`.
+def _join(cgroup: JobCgroup, first: int) -> None:
+    """Move the sandbox's first process and the program it started into `cgroup` (bwrap is in).
 
     Complete without stopping the sandbox: a process forked after its parent moved is born
-    inside, so moving bwrap, then its first process (bwrap makes it before it reports it, and
-    forks nothing else), then the children that first process had at that moment (the program;
-    it forks nothing before it reads its job) leaves no process of the job outside. A listed
-    child is moved only while it runs as the job's uid: a pid that ended and was reused by
-    someone else's process stays where it is."""
-    cgroup.join([bwrap, first])
+    inside. bwrap made its first process before it said its pid (possibly before bwrap itself
+    moved) and forks nothing else; the first process forks only the program, which forks nothing
+    before it reads its job. So moving the first process, then the children it had at that
+    moment leaves no process of the job outside. A listed child is moved only while it runs as
+    the job's uid: a pid that ended and was reused by someone else's process stays where it is."""
+    cgroup.join([first])
     try:
         with open(f"/proc/{first}/task/{first}/children") as f:
             children = [int(pid) for pid in f.read().split()]
@@ -485,13 +487,15 @@ def _kill_uid(uid: int, patience: float = 3.0) -> None:
     """Anything still running as the job's uid is a leftover: kill it and wait until it is gone,
     so the uid is clean before the next job gets it."""
     deadline = time.monotonic() + patience
+    pause = 0.0005  # a process of the job is usually just finishing its exit: look again soon
     while True:
         alive = list(_pids_of(uid))
         if not alive or time.monotonic() > deadline:
             return
         for pid in alive:
             kill_if_uid(pid, uid)
-        time.sleep(0.01)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.01)
 
 
 def _pids_of(uid: int) -> list[int]:
