@@ -88,8 +88,8 @@ def main() -> None:
             p.append(plain(challenge))
             s.append(sandboxed(runner, challenge))
             w.append(sandboxed(warm, challenge))
-        sandbox_ratio = statistics.median(b / a for a, b in zip(p, s))
-        warm_ratio = statistics.median(b / a for a, b in zip(p, w))
+        sandbox_ratio = statistics.median(b / a for a, b in zip(p, s, strict=True))
+        warm_ratio = statistics.median(b / a for a, b in zip(p, w, strict=True))
         print(f"{label}: plain p50 {statistics.median(p):.1f} ms p95 {pct(p, 95):.1f} ms | sandboxed p50 "
               f"{statistics.median(s):.1f} ms p95 {pct(s, 95):.1f} ms | warm sandbox p50 "
               f"{statistics.median(w):.1f} ms p95 {pct(w, 95):.1f} ms | ratio to plain, p50s: sandboxed "

@@ -373,12 +373,29 @@ def _join(cgroup: JobCgroup, first: int) -> None:
     moment leaves no process of the job outside. A listed child is moved only while it runs as
     the job's uid: a pid that ended and was reused by someone else's process stays where it is."""
     cgroup.join([first])
+    cgroup.join([pid for pid in _children(first) if _runs_as(pid, cgroup.uid)])
+
+
+def _children(pid: int) -> list[int]:
+    """The live children of `pid` (none once it has ended: the pid namespace's init takes its
+    children down with it); by /proc/PID/task/PID/children, or by every process's parent when
+    the kernel lacks that file."""
     try:
-        with open(f"/proc/{first}/task/{first}/children") as f:
-            children = [int(pid) for pid in f.read().split()]
-    except (OSError, ValueError):
-        return  # it has already ended: so have its children (the pid namespace's init took them down)
-    cgroup.join([pid for pid in children if _runs_as(pid, cgroup.uid)])
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(child) for child in f.read().split()]
+    except FileNotFoundError:
+        if not os.path.exists(f"/proc/{pid}"):
+            return []
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"{entry.path}/stat", "rb") as f:
+                    if int(f.read().rsplit(b")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
 
 
 def _ends(proc: subprocess.Popen) -> bool:
