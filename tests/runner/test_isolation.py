@@ -97,6 +97,36 @@ def test_forked_children_share_one_memory_limit(warm: int) -> None:
         runner.close()
 
 
+SHOW_CGROUPS = """
+import os
+for pid in ("self", os.getppid(), 1):  # the candidate, the judge (or warm worker) and bwrap's init
+    print(open(f"/proc/{pid}/cgroup").read().replace(chr(10), " "))
+def add(a, b):
+    return a + b
+"""
+
+
+@pytest.mark.parametrize("warm", [0, 1], ids=["fresh sandbox", "warm sandbox"])
+def test_every_process_of_the_job_is_in_its_cgroup(warm: int) -> None:
+    layout = cgroup.detect()
+    if layout is None:
+        pytest.skip(cgroup.describe())
+    runner = CodeRunner(warm_workers=warm)
+    try:
+        result = runner.run_tests(SHOW_CGROUPS, "assert add(1, 2) == 3\n")
+    finally:
+        runner.close()
+    assert result.status == "passed", result
+    processes = result.stdout.split("\n")[:3]
+    assert len(processes) == 3, result.stdout
+    wanted = ("0",) if layout.version == 2 else ("memory", "pids")
+    for lines in processes:
+        paths = {entry.split(":")[1]: entry.split(":", 2)[2] for entry in lines.split()}
+        for controller in wanted:
+            key = "" if controller == "0" else controller
+            assert "/coach-sandbox/uid-" in paths[key], (controller, lines)
+
+
 def test_a_fork_bomb_stays_under_the_job_process_limit() -> None:
     code = textwrap.dedent("""
         import os, time

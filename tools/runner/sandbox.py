@@ -162,11 +162,14 @@ def take_uid() -> int | None:
 
 def release_uid(uid: int | None, cgroup: JobCgroup | None = None) -> None:
     """Kill anything left in the job's cgroup and anything still running as `uid` (while we hold
-    the uid's lock, every such process is this job's), remove the cgroup, then hand the uid back."""
-    if cgroup is not None:
-        cgroup.remove()
+    the uid's lock, every such process is this job's), remove the cgroup, then hand the uid back.
+    A cgroup the kernel let us remove held the whole job and no live process any more (every
+    process of the job was born in it or moved in before it ran anything, see `launch`), so the
+    look through /proc for the uid's processes is needed only without one."""
+    emptied = cgroup is not None and cgroup.remove()
     if uid is not None:
-        _kill_uid(uid)
+        if not emptied:
+            _kill_uid(uid)
         _uids.give(uid)
 
 
@@ -258,44 +261,52 @@ class Sandbox:
                cgroup: JobCgroup | None = None) -> subprocess.Popen:
         """Start bwrap running `program` with `fd` passed in, as the job's own uid when we are
         root (set in the child before exec, no Python preexec hook), in its own session, with an
-        empty environment, inside `cgroup` before the sandbox runs anything (bwrap says its first
-        process's pid on --info-fd and waits on --block-fd until both are in); `streams` is
-        subprocess.PIPE or DEVNULL for stdin, stdout and stderr."""
+        empty environment, inside `cgroup` before `program` reads anything; `streams` is
+        subprocess.PIPE or DEVNULL for stdin, stdout and stderr.
+
+        The sandbox is not held up while it joins its cgroup (on this kind of host the first move
+        of a process into a cgroup waits several ms for the kernel): bwrap says its first
+        process's pid on --info-fd and carries on setting up the sandbox and starting Python while
+        bwrap, that process and what it has started so far (the program, `_join`) are moved in.
+        Until launch returns nothing of the job runs: the program (harness.py, zygote.py) reads
+        its job from stdin or its control socket before it does anything, and its caller sends
+        that only after launch returned, so every process of the job is forked inside."""
         as_job: dict[str, Any] = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
         filter_fd = None if self.unsafe else seccomp.filter_fd()
         argv = self._argv(fd, program, filter_fd)
         passed = [fd] + ([filter_fd] if filter_fd is not None else [])
-        info = block = (-1, -1)
+        info = (-1, -1)
         if cgroup is not None:
-            info, block = os.pipe(), os.pipe()
-            argv = [argv[0], "--info-fd", str(info[1]), "--block-fd", str(block[0]), *argv[1:]]
-            passed += [info[1], block[0]]
+            info = os.pipe()
+            argv = [argv[0], "--info-fd", str(info[1]), *argv[1:]]
+            passed += [info[1]]
         try:
             proc = subprocess.Popen(
                 argv, stdin=streams, stdout=streams, stderr=streams, pass_fds=passed, env={}, cwd="/",
                 start_new_session=True, **as_job,
             )
         except OSError as err:
-            for end in (*info, *block):
-                if end >= 0:
-                    os.close(end)
+            if info[0] >= 0:
+                os.close(info[0])
             raise SandboxUnavailable(f"could not start the sandbox: {err.strerror}") from None
         finally:
             for end in passed[1:]:
                 os.close(end)
         if cgroup is not None:
             try:
+                with contextlib.suppress(ProcessLookupError):  # then it made no sandbox, or one that dies with it
+                    cgroup.join([proc.pid])  # at once: the kernel's wait for a first move overlaps bwrap's start
                 first = _child_pid(info[0])
-                cgroup.join([proc.pid] + ([first] if first else []))
+                if first is not None:
+                    _join(cgroup, first)
+                elif not _ends(proc):  # no pid, yet running: its first process may be outside
+                    raise OSError(f"bwrap did not say its first process's pid within {START_SECONDS:.0f} s")
             except OSError as err:
                 _kill_group(proc)
                 proc.wait()
                 raise SandboxUnavailable(f"could not put the sandbox in its cgroup ({err.strerror or err})") from None
             finally:
                 os.close(info[0])
-                with contextlib.suppress(OSError):
-                    os.write(block[1], b"go")
-                os.close(block[1])
         return proc
 
     def run(self, job: dict) -> RawRun:
@@ -350,6 +361,57 @@ def _child_pid(info_fd: int, timeout: float = START_SECONDS) -> int | None:
         data += chunk
     pid = json.loads(data).get("child-pid")
     return pid if isinstance(pid, int) else None
+
+
+def _join(cgroup: JobCgroup, first: int) -> None:
+    """Move the sandbox's first process and the program it started into `cgroup` (bwrap is in).
+
+    Complete without stopping the sandbox: a process forked after its parent moved is born
+    inside. bwrap made its first process before it said its pid (possibly before bwrap itself
+    moved) and forks nothing else; the first process forks only the program, which forks nothing
+    before it reads its job. So moving the first process, then the children it had at that
+    moment leaves no process of the job outside. A listed child is moved only while it runs as
+    the job's uid: a pid that ended and was reused by someone else's process stays where it is."""
+    cgroup.join([first])
+    cgroup.join([pid for pid in _children(first) if _runs_as(pid, cgroup.uid)])
+
+
+def _children(pid: int) -> list[int]:
+    """The live children of `pid` (none once it has ended: the pid namespace's init takes its
+    children down with it); by /proc/PID/task/PID/children, or by every process's parent when
+    the kernel lacks that file."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(child) for child in f.read().split()]
+    except FileNotFoundError:
+        if not os.path.exists(f"/proc/{pid}"):
+            return []
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"{entry.path}/stat", "rb") as f:
+                    if int(f.read().rsplit(b")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def _ends(proc: subprocess.Popen) -> bool:
+    """bwrap stopped before making the sandbox (it closed --info-fd without a pid): it exits."""
+    try:
+        proc.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def _runs_as(pid: int, uid: int) -> bool:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid == uid
+    except OSError:
+        return False
 
 
 def _readable(fd: int, timeout: float) -> bool:
@@ -442,13 +504,15 @@ def _kill_uid(uid: int, patience: float = 3.0) -> None:
     """Anything still running as the job's uid is a leftover: kill it and wait until it is gone,
     so the uid is clean before the next job gets it."""
     deadline = time.monotonic() + patience
+    pause = 0.0005  # a process of the job is usually just finishing its exit: look again soon
     while True:
         alive = list(_pids_of(uid))
         if not alive or time.monotonic() > deadline:
             return
         for pid in alive:
             kill_if_uid(pid, uid)
-        time.sleep(0.01)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.01)
 
 
 def _pids_of(uid: int) -> list[int]:
