@@ -6,6 +6,8 @@ rebuild (LangGraph warns about, and will soon refuse, any type not on its allow-
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 from agent.config import Settings
 from agent.domain import CodeRun, Grade, GuardrailEvent, KeyPointVerdict, Turn, Usage
 from agent.graph.state import Action, OpenTurn
+from agent.store.migrate import SCHEMA_LOCK_KEY, SCHEMA_LOCK_POLL_S, SCHEMA_LOCK_WAIT_S, schema_lock_busy
 
 STATE_TYPES = (Action, OpenTurn, Turn, Grade, KeyPointVerdict, Usage, GuardrailEvent, CodeRun)
 
@@ -25,6 +28,11 @@ def _allow_state_types(saver: Any) -> Any:
     return saver
 
 
+async def _try_schema_lock(conn: Any) -> bool:
+    row = await (await conn.execute("SELECT pg_try_advisory_lock(%s) AS taken", (SCHEMA_LOCK_KEY,))).fetchone()
+    return bool(row and row["taken"])
+
+
 @asynccontextmanager
 async def open_checkpointer(settings: Settings) -> AsyncIterator[object]:
     url = settings.db_url
@@ -32,7 +40,20 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[object]:
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
         async with AsyncPostgresSaver.from_conn_string(url.replace("+psycopg", "")) as saver:
-            await saver.setup()
+            # Several processes (webhook workers) may open it at once on a new database, and
+            # setup() is not safe to run concurrently (a UniqueViolation on pg_type): one at a time,
+            # under the store's schema lock. Polled, not waited for: setup() creates indexes
+            # CONCURRENTLY, which waits for every open transaction, a blocked lock request included.
+            conn: Any = saver.conn  # our own connection (from_conn_string), never a pool
+            started = time.monotonic()
+            while not await _try_schema_lock(conn):
+                if time.monotonic() - started > SCHEMA_LOCK_WAIT_S:
+                    raise schema_lock_busy(SCHEMA_LOCK_WAIT_S)
+                await asyncio.sleep(SCHEMA_LOCK_POLL_S)
+            try:
+                await saver.setup()
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
             yield _allow_state_types(saver)
         return
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver

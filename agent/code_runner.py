@@ -24,5 +24,6 @@ def open_code_runner(settings: Settings, catalog: Catalog) -> LocalCodeRunner | 
     if settings.runner_url:
         from tools.runner.over_mcp import McpCodeRunner  # the MCP client only where it is used
 
-        return McpCodeRunner(settings.runner_url)
+        token = settings.mcp_token.get_secret_value() if settings.mcp_token else None
+        return McpCodeRunner(settings.runner_url, token)
     return LocalCodeRunner(sandbox_runner(settings), catalog.challenge)

@@ -6,13 +6,32 @@ variable at a temp dir. Values come from the environment and an optional `.env` 
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tools.runner.limits import SandboxLimits
+
+USER_NAME_MAX_CHARS = 120
+"""The store keeps a user's name in 120 characters (PostgreSQL enforces it)."""
+
+
+def user_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a user (None when it can): the name keys the user's history in the
+    database and names files under COACH_HOME (the progress chart), so it is short, printable text
+    without path separators."""
+    if not name.strip():
+        return "a user name cannot be empty"
+    if len(name) > USER_NAME_MAX_CHARS:
+        return f"a user name has at most {USER_NAME_MAX_CHARS} characters, this one has {len(name)}"
+    if "/" in name or "\\" in name:
+        return "a user name cannot contain / or \\"
+    if name != name.strip() or any(unicodedata.category(ch) in ("Cc", "Cs") for ch in name):
+        return "a user name cannot hold control characters or leading or trailing spaces"
+    return None
 
 
 class Price(BaseModel):
@@ -45,20 +64,31 @@ class Budgets(BaseModel):
 class Limits(BaseModel):
     max_answer_chars: int = 20_000
     max_code_chars: int = 50_000
+    max_tests_chars: int = 100_000
+    """Size cap on assert-style test code given to `run_code` (the runner's own backstop is larger)."""
     messages_per_minute: int = 20
     """Actions one user may send per minute (answers, hints) on shared front-ends; 0 = no limit."""
     model_calls_per_turn: int = 4
-    """Model calls one candidate action may trigger before the coach stops asking the model."""
+    """Billed model requests (retries included) one candidate action may trigger before the coach
+    stops asking the model."""
     questions_per_session: int = 5
     max_questions_per_session: int = 30
     follow_ups_per_question: int = 2
     hints_per_question: int = 2
+    submissions_per_challenge: int = 3
+    """Code submissions a coding question accepts before the reference solution is shown."""
     max_steps_per_action: int = 12
     """Supervisor visits one candidate action may take (a normal turn takes 3) before the coach
     ends the step with a message."""
     recursion_limit: int = 40
     """LangGraph's own cap on node runs per invoke: the backstop behind max_steps_per_action."""
     max_turns_per_session: int = 120
+    session_busy_wait_s: float = 5.0
+    """How long an action waits for another window or device acting on the same session before the
+    coach says the session is busy."""
+    session_lease_s: float = 60.0
+    """A session lock's lease: renewed while its holder works, taken over once it lapses (a holder
+    killed on another machine) or at once when the holder was a dead process on this machine."""
 
 
 class Settings(BaseSettings):
@@ -98,6 +128,17 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_SECRET", "telegram_webhook_secret")
     )
+    mcp_token: SecretStr | None = None
+    """COACH_MCP_TOKEN: the bearer token `coach mcp --transport http` requires, and the one the
+    McpCodeRunner client sends to the runner pool at COACH_RUNNER_URL."""
+    telegram_merge_seconds: float = Field(default=2.5, ge=0, le=30)
+    """Text messages a chat sends within this many seconds of each other are one answer (0: never merge)."""
+    stt_url: str | None = None
+    """An OpenAI-compatible speech-to-text server (COACH_STT_URL, e.g. http://localhost:8000/v1/audio/transcriptions)
+    for voice answers in Telegram; unset: voice notes get a polite "please type"."""
+    stt_model: str = "whisper-1"
+    stt_key: SecretStr | None = None
+    """Bearer token for the speech-to-text server (COACH_STT_KEY); never logged."""
     runner_url: str | None = None
     """A code-runner MCP server over streamable HTTP (e.g. http://runners:8766/mcp); default in-process."""
     runner_warm: int = Field(default=0, ge=0, le=16)
@@ -109,6 +150,14 @@ class Settings(BaseSettings):
     default_user: str = "local"
     bank_dir: Path | None = None
     """A bank directory (questions/, challenges/, formats.yaml) to use instead of the bundled one."""
+
+    @field_validator("default_user")
+    @classmethod
+    def _user_name(cls, name: str) -> str:
+        problem = user_name_problem(name)
+        if problem:
+            raise ValueError(f"{problem} (COACH_DEFAULT_USER)")
+        return name
 
     def for_local_terminal(self) -> Settings:
         """The terminal has one local user, so the per-user message rate limit is off."""

@@ -91,6 +91,14 @@ class Section(_Frozen):
     kinds: tuple[QuestionKind, ...] = Field(min_length=1)
     time_budget_s: int = Field(ge=10, le=3600)
     follow_ups: int = Field(default=2, ge=0, le=5)
+    questions: tuple[Slug, ...] = ()
+    """Fixed question ids, asked in this order (a scripted round); `count` must match."""
+
+    @model_validator(mode="after")
+    def _count_matches_questions(self) -> Section:
+        if self.questions and len(self.questions) != self.count:
+            raise ValueError(f"section {self.name}: count {self.count} but {len(self.questions)} questions listed")
+        return self
 
 
 class InterviewFormat(_Frozen):
@@ -98,6 +106,8 @@ class InterviewFormat(_Frozen):
     title: str
     description: str = ""
     sections: tuple[Section, ...] = Field(min_length=1)
+    clock: bool = False
+    """Show one clock across the whole interview (elapsed and remaining) with each question."""
 
     @property
     def questions(self) -> int:
@@ -134,10 +144,36 @@ class Grade(BaseModel):
     prompt: str = ""
     """The versioned instructions a model graded with (e.g. "grader-v1"); empty offline."""
     notes: list[str] = Field(default_factory=list)
+    review: GradeReview | None = None
+    """Set when a second grader (the model in an MCP client) reviewed this grade: what it replaced."""
 
     @property
     def missed(self) -> list[str]:
         return [v.key_point for v in self.verdicts if v.verdict != "covered"]
+
+
+class RejectedVerdict(BaseModel):
+    """A reviewer's verdict the coach did not accept, and why (the earlier verdict stands)."""
+
+    key_point: str
+    verdict: Verdict
+    reason: str
+
+
+class GradeReview(BaseModel):
+    """A review of a grade: the reviewer's verdicts were accepted only where their evidence is
+    in the candidate's answer; `before` is the grade the review replaced (the offline grader's)."""
+
+    reviewer: str
+    """Who reviewed, e.g. "client:claude-ai" (the MCP client's name)."""
+    at: datetime
+    before: Grade
+    accepted: list[str] = Field(default_factory=list)
+    """Key points whose verdict the review set."""
+    rejected: list[RejectedVerdict] = Field(default_factory=list)
+
+
+Grade.model_rebuild()
 
 
 class Usage(BaseModel):

@@ -31,6 +31,8 @@ class Slot(TypedDict, total=False):
     follow_ups: int
     section: str
     """The format section's name (e.g. "warm-up")."""
+    clock_s: int
+    """The whole interview's budget, when the format keeps one clock across it."""
 
 
 DEFAULT_FORMAT = "concept"
@@ -52,13 +54,26 @@ def plan_slots(fmt: InterviewFormat, topic: str | None, n: int | None = None) ->
         kinds = list(section.kinds)
         if fmt.id == DEFAULT_FORMAT:
             kinds = list(ALL_SPOKEN if topic else SPOKEN_KINDS)
+        if section.questions:  # a scripted section: these questions, in order
+            slots += [Slot(question=qid, kinds=kinds, time_budget_s=section.time_budget_s,
+                           follow_ups=section.follow_ups, section=section.name) for qid in section.questions]
+            continue
         count = n if n is not None and len(fmt.sections) == 1 else section.count
         slots += [
             Slot(topic=topic, kinds=kinds, time_budget_s=section.time_budget_s, follow_ups=section.follow_ups,
                  section=section.name)
             for _ in range(count)
         ]
-    return slots[:n] if n is not None else slots
+    slots = slots[:n] if n is not None else slots
+    if fmt.clock:
+        total = sum(slot["time_budget_s"] for slot in slots)
+        for slot in slots:
+            slot["clock_s"] = total
+    return slots
+
+
+SCRIPTED = "scripted"
+"""Tag of a question only a format that names it asks (e.g. a live-coding plan step)."""
 
 
 def section_of(plan: list[Slot], position: int) -> tuple[str | None, int | None, int]:
@@ -81,4 +96,4 @@ def candidates(bank: Catalog, slot: Slot) -> list[Question]:
     if "question" in slot:
         return [bank.question(slot["question"])]
     kinds = slot.get("kinds") or ALL_SPOKEN
-    return [q for q in bank.questions(topic=slot.get("topic")) if q.kind in kinds]
+    return [q for q in bank.questions(topic=slot.get("topic")) if q.kind in kinds and SCRIPTED not in q.tags]

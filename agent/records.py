@@ -174,6 +174,8 @@ class SessionSummary(BaseModel):
     started_at: datetime
     ended_at: datetime | None
     cost_usd: float = 0.0
+    answered: int = 0
+    """Questions answered (skips and unanswered ones not counted): 0 marks an abandoned session."""
 
 
 class DueReview(BaseModel):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -30,10 +30,21 @@ from agent.catalog.validate import validate_bank
 from agent.checkpoint import open_checkpointer
 from agent.code_runner import open_code_runner, sandbox_runner
 from agent.config import Limits, Settings
-from agent.domain import Challenge, Grade, InterviewFormat, Prompt, SessionReport, Turn
-from agent.errors import AnswerRejected, NotFound, SessionClosed
+from agent.domain import (
+    Challenge,
+    Grade,
+    InterviewFormat,
+    KeyPointVerdict,
+    Prompt,
+    Question,
+    RejectedVerdict,
+    SessionReport,
+    Turn,
+)
+from agent.errors import AnswerRejected, NotFound, SessionBusy, SessionClosed
+from agent.grading.submission import extract_code
 from agent.graph import STUCK, Action, ActionKind, CodeRunnerPort, GraphDeps, InterviewState, build_graph
-from agent.guardrails import CostGate, RateLimiter, check_answer, check_code, cost_usd
+from agent.guardrails import CostGate, RateLimiter, check_answer, check_code, check_tests, cost_usd
 from agent.llm.factory import make_llm
 from agent.llm.port import LLM, GradeRequest
 from agent.memory import starting_difficulty, weak_topics
@@ -55,18 +66,24 @@ from agent.records import (
     session_score,
 )
 from agent.regrade import Regrade, regrade
+from agent.review import review
 from agent.store.budget import BudgetLedger
+from agent.store.inbox import InboxUpdate, UpdateInbox
+from agent.store.locks import SessionLocks
 from agent.store.models import SessionRow
-from agent.store.repository import Store
+from agent.store.repository import Store, new_session_id
 from tools.runner import RunResult
 
 # What front-ends may use: the service, its verbs' result types, and two store-free helpers.
 __all__ = [
-    "Backup", "Calibration", "Challenge", "Progress", "RunResult", "SessionService", "SessionSummary", "Step", "Transcript",
-    "TranscriptStep", "check_bank", "open_catalog", "score_band",
+    "Backup", "Calibration", "Challenge", "InboxUpdate", "Progress", "ReviewedGrade", "RunResult", "SessionService",
+    "SessionSummary", "Step", "Transcript", "TranscriptStep", "UpdateInbox", "check_bank", "open_catalog", "score_band",
 ]
 
 log = logging.getLogger(__name__)
+
+_MAX_RENEWALS = 100
+"""An action holds its session for at most this many thirds of a lease (100 minutes at 60 s)."""
 
 
 class Step(BaseModel):
@@ -83,6 +100,19 @@ class Step(BaseModel):
     report: SessionReport | None = None
     duplicate: bool = False
     """The action repeated one already handled (same key) and was dropped; show nothing new."""
+
+
+class ReviewedGrade(BaseModel):
+    """What `review_grade` did: the grade now in effect and each verdict it could not accept."""
+
+    session_id: str
+    seq: int
+    question_id: str
+    applied: bool
+    """False when no verdict was accepted: the grade and memory are unchanged."""
+    grade: Grade
+    accepted: list[str] = Field(default_factory=list)
+    rejected: list[RejectedVerdict] = Field(default_factory=list)
 
 
 class UsageDay(BaseModel):
@@ -131,9 +161,13 @@ class SessionService:
         self._graph: Any = None
         self._opening = asyncio.Lock()
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        """In this process, actions on one session queue here before they ask the database."""
+        self._leases = SessionLocks(store.engine, settings.limits.session_lease_s)
+        """Across processes and machines, one holder per session (see agent/store/locks.py)."""
         self._rate = RateLimiter(settings.limits.messages_per_minute)
         self._active: dict[str, str] = {}
         """session id -> owner, for sessions this process saw active (saves a query per action)."""
+        self._inbox: UpdateInbox | None = None
         self._stored_turns: dict[str, int] = {}
         """Turns known to be in the store per session, so an action without new turns skips the
         store; empty after a restart, when the first action reconciles checkpoint and store."""
@@ -166,6 +200,13 @@ class SessionService:
         return self.llm.name
 
     # --- wiring on first use ------------------------------------------------------------------
+
+    @property
+    def inbox(self) -> UpdateInbox:
+        """Chat updates stored before they are acknowledged (the Telegram front-end's inbox)."""
+        if self._inbox is None:
+            self._inbox = UpdateInbox(self.store.engine)
+        return self._inbox
 
     @property
     def runner(self) -> CodeRunnerPort:
@@ -212,7 +253,7 @@ class SessionService:
             raise NotFound(f"the question bank has nothing for a {interview_format.title.lower()}{where} yet; "
                            "try another format or topic")
         graph = await self._interview_graph()
-        session_id = self.store.create_session(user, fmt, [topic] if topic else [], len(plan), self.llm.name)
+        session_id = new_session_id()
         mastery = {m.topic: m.mastery for m in self.store.memory_of(user).mastery}
         state: InterviewState = {
             "session_id": session_id,
@@ -223,8 +264,14 @@ class SessionService:
             "phase": "ask",
             "difficulty": prefs.get("difficulty") or starting_difficulty(mastery.get(topic) if topic else None),
         }
-        async with self._locks[session_id]:
-            return await self._run(graph, session_id, user, state)
+        def record_session() -> None:
+            # Only once the first checkpoint exists: a session row always has a thread to resume.
+            self.store.create_session(user, fmt, [topic] if topic else [], len(plan), self.llm.name,
+                                      session_id=session_id)
+            self._active[session_id] = user
+
+        async with self._hold(session_id):
+            return await self._run(graph, session_id, user, state, on_checkpoint=record_session)
 
     async def answer(self, session_id: str, user: str, text: str, key: str | None = None,
                      confidence: int | None = None) -> Step:
@@ -259,12 +306,47 @@ class SessionService:
         """Where an unfinished session stands: its turns so far and the question waiting."""
         self.store.session(session_id, user)
         graph = await self._interview_graph()
-        async with self._locks[session_id]:
-            await self._upgrade_legacy_thread(graph, session_id)
+        async with self._hold(session_id):
             snapshot = await graph.aget_state(self._config(session_id))
             values = snapshot.values
+            closed = self._repair_thread(session_id, user, values, "resume")
+            if closed is not None:
+                return closed
             self._persist(session_id, user, values)
             return self._step(session_id, user, values, graded=[])
+
+    async def review_grade(self, session_id: str, user: str, verdicts: list[KeyPointVerdict], reviewer: str,
+                           seq: int | None = None) -> ReviewedGrade:
+        """A second grader's per-key-point verdicts on a graded answer (the latest, or turn `seq`).
+        Each covered/partial verdict is accepted only when its evidence is in the answer; the
+        reviewed grade replaces the stored one (the one it replaced kept in `grade.review.before`),
+        and the question's review card, the topic's mastery and the session score follow it."""
+        if not verdicts:
+            raise AnswerRejected("send at least one verdict: {key_point, verdict, evidence}")
+        self.store.session(session_id, user)  # NotFound for another user's session
+        async with self._hold(session_id):  # one writer across processes, as for answers
+            turns = self.store.turns(session_id)
+            graded = [t for t in turns if t.grade is not None and t.outcome == "answered"]
+            if seq is not None:
+                graded = [t for t in graded if t.seq == seq]
+            if not graded:
+                which = f"turn {seq}" if seq is not None else "this session"
+                raise NotFound(f"{which} has no graded answer yet: answer a question first")
+            turn = graded[-1]
+            try:
+                question: Question | None = self.catalog.question(turn.question_id)
+            except NotFound:  # retired from the bank since: every key point weighs the same
+                question = None
+            grade = review(turn, question, verdicts, reviewer, datetime.now(UTC))
+            assert grade.review is not None
+            applied = bool(grade.review.accepted)
+            if applied:
+                self.store.replace_grade(session_id, user, turn.seq, grade)
+                if self.store.session(session_id, user).status == "finished":
+                    self.store.set_session_score(session_id, session_score(self.store.turns(session_id)))
+            return ReviewedGrade(session_id=session_id, seq=turn.seq, question_id=turn.question_id, applied=applied,
+                                 grade=grade if applied else turn.grade or grade, accepted=grade.review.accepted,
+                                 rejected=grade.review.rejected)
 
     def latest_active(self, user: str) -> str | None:
         return self.store.latest_active_session(user)
@@ -276,11 +358,11 @@ class SessionService:
         """Run code in the sandbox against a challenge's hidden cases or assert-style test code."""
         if (challenge_id is None) == (tests is None):
             raise AnswerRejected("pass exactly one of challenge_id and tests")
-        source = check_code(code, self.settings.limits)
+        source = check_code(extract_code(code), self.settings.limits)  # a ```python fence is fine
         if challenge_id is not None:
             return await self.runner.run_challenge(source, self.catalog.challenge(challenge_id).id)
         assert tests is not None
-        return await self.runner.run_tests(source, tests, entry_point)
+        return await self.runner.run_tests(source, check_tests(tests, self.settings.limits), entry_point)
 
     def challenge(self, challenge_id: str) -> Challenge:
         return self.catalog.challenge(challenge_id)
@@ -305,6 +387,12 @@ class SessionService:
         row = self.store.session(session_id, user)
         return build_transcript(_facts(row, user), self.store.turns(session_id), self.settings.prices)
 
+    def session_owner(self, session_id: str) -> str | None:
+        """Who a session belongs to. For the local terminal only, where every user's history is in
+        the operator's own files; shared front-ends (Telegram, MCP) take the user from their own
+        configuration and never look a session up across users."""
+        return self.store.session_owner(session_id)
+
     def sessions(self, user: str, limit: int = 50) -> list[SessionSummary]:
         """The user's sessions, newest first, with score and cost (turns loaded in one go)."""
         rows = self.store.sessions_of(user, limit=limit)
@@ -316,7 +404,8 @@ class SessionService:
             cost = sum(cost_usd(u, self.settings.prices) for turn in t for u in turn.usage)
             summaries.append(SessionSummary(
                 session_id=r.id, format=r.format, topics=list(r.topics), questions=r.planned_questions,
-                status=r.status, score=score, started_at=r.started_at, ended_at=r.ended_at, cost_usd=round(cost, 6)))
+                status=r.status, score=score, started_at=r.started_at, ended_at=r.ended_at, cost_usd=round(cost, 6),
+                answered=sum(1 for turn in t if turn.outcome == "answered" and turn.answer)))
         return summaries
 
     def export(self, user: str) -> Backup:
@@ -391,17 +480,70 @@ class SessionService:
     def _price(self, usage: Any) -> float:
         return cost_usd(usage, self.settings.prices)
 
-    async def _upgrade_legacy_thread(self, graph: Any, session_id: str) -> None:
-        """A thread checkpointed before the state was typed (plain dicts) cannot continue: its
-        graded answers are all in the store already, so the session is closed with them."""
-        snapshot = await graph.aget_state(self._config(session_id))
-        if not isinstance(snapshot.values.get("current"), dict):
-            return
-        log.info("session %s: closing a session checkpointed by an older version", session_id)
-        self.store.finish_session(session_id, session_score(self.store.turns(session_id)))
+    def _repair_thread(self, session_id: str, user: str, values: dict[str, Any], kind: str) -> Step | None:
+        """Close a session whose thread cannot continue, keeping every answer the store holds.
+
+        Two kinds: a thread checkpointed before the state was typed (plain dicts), and a session
+        with no thread at all (an older version killed between saving the session and its first
+        checkpoint, or an unfinished session imported from a backup). Resuming or ending such a
+        session returns its report with a notice; answering it says why it cannot be answered.
+        Returns None when the thread is sound."""
+        if "user" in values and not isinstance(values.get("current"), dict):
+            return None
+        legacy = "user" in values
+        was_active = self.store.session(session_id, user).status != "finished"
+        turns = self.store.turns(session_id)
+        self.store.finish_session(session_id, session_score(turns))
         self._active.pop(session_id, None)
-        raise SessionClosed(f"session {session_id} was started by an older version of the coach; its graded "
-                            "answers are saved (`coach sessions`). Start a new one with `coach interview`")
+        self._stored_turns.pop(session_id, None)
+        if legacy:
+            why = f"session {session_id} was started by an older version of the coach"
+        else:
+            why = (f"session {session_id} has no saved interview state (it was interrupted while starting, "
+                   "or restored from a backup)")
+        if was_active:
+            log.info("session %s: closed, its thread cannot continue (%s)", session_id,
+                     "older version" if legacy else "no checkpoint")
+        notice = (f"{why}, so it is closed with the {len(turns)} turn(s) it has saved (`coach sessions`). "
+                  "Start a new one with `coach interview`") if was_active else ""
+        if kind in ("resume", "end"):
+            return self._step(session_id, user, {"phase": "done", "notice": notice}, graded=[])
+        if legacy:
+            raise SessionClosed(f"session {session_id} was started by an older version of the coach; its graded "
+                                "answers are saved (`coach sessions`). Start a new one with `coach interview`")
+        raise SessionClosed(notice or f"session {session_id} has ended; start a new one with `coach interview`")
+
+    @asynccontextmanager
+    async def _hold(self, session_id: str) -> AsyncIterator[None]:
+        """Be the session's one writer, in this process and across processes, for one action:
+        read checkpoint -> graph step -> store. Waits up to `session_busy_wait_s`, then SessionBusy."""
+        loop = asyncio.get_running_loop()
+        wait = self.settings.limits.session_busy_wait_s
+        deadline = loop.time() + wait
+        local = self._locks[session_id]
+        if local.locked():  # another action of this process first
+            try:
+                await asyncio.wait_for(local.acquire(), timeout=max(wait, 0.001))
+            except TimeoutError:
+                raise SessionBusy(session_id) from None
+        else:
+            await local.acquire()
+        try:
+            delay = 0.02
+            while not self._leases.try_take(session_id):  # bounded: the deadline below ends it
+                left = deadline - loop.time()
+                if left <= 0:
+                    raise SessionBusy(session_id)
+                await asyncio.sleep(min(delay, left))
+                delay = min(delay * 2, 0.25)
+            renewal = _LeaseRenewal(self._leases, session_id, loop)
+            try:
+                yield
+            finally:
+                renewal.stop()
+                self._leases.release(session_id)
+        finally:
+            local.release()
 
     def _config(self, session_id: str) -> dict[str, Any]:
         return {
@@ -416,13 +558,18 @@ class SessionService:
             row = self.store.session(session_id, user)  # NotFound for another user's session
             if row.status == "finished":
                 raise SessionClosed(f"session {session_id} has ended; start a new one with `coach interview`")
-            await self._upgrade_legacy_thread(graph, session_id)
-            self._active[session_id] = user
         action = Action(kind=kind, text=text, at=datetime.now(UTC), key=key, confidence=confidence)
-        async with self._locks[session_id]:
+        async with self._hold(session_id):
+            if self._active.get(session_id) != user:
+                snapshot = await graph.aget_state(self._config(session_id))
+                closed = self._repair_thread(session_id, user, snapshot.values, kind)
+                if closed is not None:
+                    return closed
+                self._active[session_id] = user
             return await self._run(graph, session_id, user, Command(resume=action))
 
-    async def _run(self, graph: Any, session_id: str, user: str, graph_input: Any) -> Step:
+    async def _run(self, graph: Any, session_id: str, user: str, graph_input: Any,
+                   on_checkpoint: Callable[[], None] | None = None) -> Step:
         # durability="exit": one checkpoint per action, so an action lands whole or not at all.
         try:
             out = await graph.ainvoke(graph_input, self._config(session_id), version="v2", durability="exit")
@@ -432,6 +579,8 @@ class SessionService:
             log.error("session %s: LangGraph recursion limit reached", session_id)
             out = await graph.ainvoke(None, self._config(session_id), version="v2", durability="exit")
             out.value["notice"] = STUCK
+        if on_checkpoint is not None:
+            on_checkpoint()
         values = out.value
         new = self._persist(session_id, user, values)
         return self._step(session_id, user, values, graded=[t for t in new if t.outcome != "ended"])
@@ -468,6 +617,28 @@ class SessionService:
             if item["question_id"] in dates:
                 item["next_review"] = dates[item["question_id"]].isoformat(timespec="minutes")
         return report
+
+
+class _LeaseRenewal:
+    """Renews a held lease every third of its length while a long action (a model call, a code
+    run) holds it; at most `_MAX_RENEWALS` times, so a stuck action cannot hold a session forever."""
+
+    def __init__(self, leases: SessionLocks, session_id: str, loop: asyncio.AbstractEventLoop) -> None:
+        self._leases, self._session_id, self._loop = leases, session_id, loop
+        self._left = _MAX_RENEWALS
+        self._timer = loop.call_later(leases.lease_s / 3, self._renew)
+
+    def _renew(self) -> None:
+        if not self._leases.renew(self._session_id):
+            log.error("session %s: lost its lock after %.0f s without renewal", self._session_id,
+                      self._leases.lease_s)
+            return
+        self._left -= 1
+        if self._left > 0:
+            self._timer = self._loop.call_later(self._leases.lease_s / 3, self._renew)
+
+    def stop(self) -> None:
+        self._timer.cancel()
 
 
 class _LazyRunner:

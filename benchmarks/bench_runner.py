@@ -4,9 +4,14 @@ For a trivial program and a 10-case challenge harness, prints p50/p95 per job fo
   plain      the same harness in a plain `python3 -I -S` subprocess (no isolation at all);
   sandboxed  the real runner: bubblewrap, own uid, limits, judging outside;
   warm       the same sandbox kept warm, each job in a fresh forked child (tools/runner/warm.py);
-and jobs per second with 2 workers. The ratio to plain is the cost (or saving) of isolation.
+and jobs per second with 2 workers. The ratio to plain is the cost (or saving) of isolation; the
+plain anchor runs the same harness (judge and candidate processes), so the ratio is the sandbox's
+own cost: bwrap, the seccomp filter, the job's uid and cgroup. The machine is shared and its load
+changes from second to second, so the three are alternated job by job (plain, sandboxed, warm,
+then again, `--jobs` times) and besides each p50 the median of the per-job ratios is printed: a
+sandboxed job against the plain job just before it, under the same load.
 
-    python benchmarks/bench_runner.py [--jobs 60]
+    python benchmarks/bench_runner.py [--jobs 150]
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+
+from machine import describe  # benchmarks/machine.py, beside this script
 
 from agent.domain import CallCase, Challenge
 from tools.runner import CodeRunner
@@ -68,22 +74,31 @@ def throughput(fn, jobs: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=60)
+    parser.add_argument("--jobs", type=int, default=150)
     args = parser.parse_args()
     runner, warm = CodeRunner(warm_workers=0), CodeRunner(warm_workers=2)
     runner.sandbox.check()
-    print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(describe())
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at the start")
     for label, challenge in (("trivial program", TRIVIAL), ("10-case harness", TEN)):
-        p = [plain(challenge) for _ in range(args.jobs)]  # interleaving would share warm caches unevenly
-        s = [sandboxed(runner, challenge) for _ in range(args.jobs)]
-        w = [sandboxed(warm, challenge) for _ in range(args.jobs)]
+        p: list[float] = []
+        s: list[float] = []
+        w: list[float] = []
+        for _ in range(args.jobs):  # alternated job by job: the three see the same load
+            p.append(plain(challenge))
+            s.append(sandboxed(runner, challenge))
+            w.append(sandboxed(warm, challenge))
+        sandbox_ratio = statistics.median(b / a for a, b in zip(p, s, strict=True))
+        warm_ratio = statistics.median(b / a for a, b in zip(p, w, strict=True))
         print(f"{label}: plain p50 {statistics.median(p):.1f} ms p95 {pct(p, 95):.1f} ms | sandboxed p50 "
               f"{statistics.median(s):.1f} ms p95 {pct(s, 95):.1f} ms | warm sandbox p50 "
-              f"{statistics.median(w):.1f} ms p95 {pct(w, 95):.1f} ms | ratio p50 to plain: sandboxed "
-              f"{statistics.median(s) / statistics.median(p):.2f}x, warm {statistics.median(w) / statistics.median(p):.2f}x")
+              f"{statistics.median(w):.1f} ms p95 {pct(w, 95):.1f} ms | ratio to plain, p50s: sandboxed "
+              f"{statistics.median(s) / statistics.median(p):.2f}x, warm {statistics.median(w) / statistics.median(p):.2f}x"
+              f" | median per-job ratio: sandboxed {sandbox_ratio:.2f}x, warm {warm_ratio:.2f}x ({args.jobs} jobs each)")
     print(f"2 workers, 10-case harness: plain {throughput(lambda: plain(TEN), args.jobs):.0f} jobs/s, sandboxed "
           f"{throughput(lambda: sandboxed(runner, TEN), args.jobs):.0f} jobs/s, warm sandboxes "
           f"{throughput(lambda: sandboxed(warm, TEN), args.jobs):.0f} jobs/s")
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end")
     warm.close()
 
 

@@ -12,6 +12,11 @@ a message on top of the framework. Then start-up: a fresh process importing the 
 service, `build_application` and handling the first update (`/interview`), best of 3.
 
     python benchmarks/bench_telegram.py [--users 200] [--questions 5] [--mode paced|burst|both]
+    python benchmarks/bench_telegram.py --workers 1,2 [--pg postgresql://postgres@127.0.0.1:5432/postgres]
+
+With --workers, the same users talk over real HTTP to that many `coach telegram --webhook` worker
+processes sharing one PostgreSQL database (benchmarks/telegram_workers.py): messages/s, reply
+latency, lost and crossed replies, worker CPU per message, and the burst throughput ratio.
 """
 
 from __future__ import annotations
@@ -168,9 +173,15 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=5)
     parser.add_argument("--mode", choices=["paced", "burst", "both", "none"], default="both",
                         help="none: start-up only")
+    parser.add_argument("--workers", help="comma-separated worker counts, e.g. 1,2: webhook workers on PostgreSQL")
+    parser.add_argument("--pg", default=os.environ.get("COACH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
+                        help="a PostgreSQL URL allowed to create databases")
     args = parser.parse_args()
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per reminder job otherwise
     print(describe())
+    if args.workers:
+        workers_main(args)
+        return
     wall, (imports, opened, built, first) = startup()
     print(f"start-up, fresh process (best of 3): {wall:.2f} s = interpreter + imports {imports:.2f} s, "
           f"open the service {opened:.2f} s, build_application + initialize {built:.2f} s, "
@@ -193,6 +204,29 @@ def main() -> None:
               f"p95 {pct(alat, 95):.1f} ms")
         print(f"  ratio coach/echo: p50 {statistics.median(lat) / statistics.median(alat):.1f}x   "
               f"p95 {pct(lat, 95) / pct(alat, 95):.1f}x")
+
+
+def workers_main(args: argparse.Namespace) -> None:
+    from telegram_workers import run_workers  # benchmarks/telegram_workers.py, beside this script
+
+    modes = {"paced": (2.0, 6.0), "burst": (0.0, 0.0)}
+    counts = [int(n) for n in args.workers.split(",")]
+    for mode in {"both": ["paced", "burst"], "none": []}.get(args.mode, [args.mode]):
+        rates = {}
+        for n in counts:
+            r = run_workers(n, args.users, args.questions, modes[mode], args.pg)
+            lat = r["latencies"]
+            rates[n] = len(lat) / r["wall"]
+            print(f"{mode}, {n} worker(s) on PostgreSQL: {args.users} users x {args.questions}-question interviews, "
+                  f"{len(lat)} replies in {r['wall']:.1f} s ({rates[n]:.0f} msg/s)")
+            print(f"  reply latency p50 {statistics.median(lat):.1f} ms   p95 {pct(lat, 95):.1f} ms   "
+                  f"max {max(lat):.1f} ms")
+            print(f"  finished interviews {r['finished']}/{args.users}, lost {r['lost']}, crossed {r['crossed']}, "
+                  f"worker tracebacks {r['worker_tracebacks']}")
+            print(f"  worker CPU {r['cpu']:.1f} s = {r['cpu'] / max(1, len(lat)) * 1000:.1f} ms per message; "
+                  f"load average now {os.getloadavg()[0]:.1f}")
+        if len(counts) > 1:
+            print(f"  {mode} throughput {counts[-1]} vs {counts[0]} worker(s): {rates[counts[-1]] / rates[counts[0]]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,14 @@ import matplotlib.pyplot as plt
 from agent.service import Progress
 
 
-def progress_png(progress: Progress) -> bytes:
-    """A line per topic: each graded answer's score, and a rolling mean of the last three."""
+def chart_title(who: str | None = None) -> str:
+    """The chart's title: the candidate's name when known, never an internal user id."""
+    return f"{who}'s progress · scores over time" if who else "Your progress · scores over time"
+
+
+def progress_png(progress: Progress, who: str | None = None) -> bytes:
+    """A line per topic: each graded answer's score, and a rolling mean of the last three.
+    `who` is a display name (a Telegram first name); the PNG's Title metadata holds the title too."""
     by_topic: dict[str, list[tuple]] = defaultdict(list)
     for point in progress.history:
         by_topic[point.topic].append((point.at, point.score))
@@ -29,7 +35,8 @@ def progress_png(progress: Progress) -> bytes:
             ax.scatter(xs, ys, s=10, alpha=0.35, color=line.get_color())
         ax.set_ylim(-0.02, 1.02)
         ax.set_ylabel("score (rolling mean of 3)")
-        ax.set_title(f"Scores over time · {progress.user}")
+        title = chart_title(who)
+        ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(mdates.AutoDateLocator()))
         if by_topic:
@@ -38,7 +45,7 @@ def progress_png(progress: Progress) -> bytes:
             ax.text(0.5, 0.5, "No graded answers yet", ha="center", va="center", transform=ax.transAxes)
         fig.tight_layout()
         buf = io.BytesIO()
-        fig.savefig(buf, format="png")
+        fig.savefig(buf, format="png", metadata={"Title": title})
         return buf.getvalue()
     finally:
         plt.close(fig)

@@ -12,23 +12,31 @@ import logging
 import os
 import sys
 
+from agent.redaction import install_redaction, redact, report_unexpected
 from bots.app import app
 from bots.commands import bank, eval, grade_file, interview, mcp, progress, run_code, sessions, telegram  # noqa: F401  (each module registers its command)
 
 
 def main() -> None:
+    install_redaction()  # first: secrets are masked in every log line and error from here on
     try:
         app()
         code: int = 0
     except SystemExit as done:
         code = _exit_code(done)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        code = 130
+    except Exception as err:  # noqa: BLE001  (a bug: one redacted line, not a traceback that could hold a secret)
+        report_unexpected(err)
+        code = 1
     _exit_now(code)
 
 
 def _exit_code(done: SystemExit) -> int:
     if done.code is None or isinstance(done.code, int):
         return done.code or 0
-    print(done.code, file=sys.stderr)  # what the interpreter does with SystemExit("message")
+    print(redact(str(done.code)), file=sys.stderr)  # what the interpreter does with SystemExit("message")
     return 1
 
 

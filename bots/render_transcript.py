@@ -4,9 +4,16 @@ by `coach replay`, `coach export`, the Telegram bot (/replay sends the HTML) and
 from __future__ import annotations
 
 import json
-from html import escape
+from html import escape as _html_escape
 
 from agent.service import Transcript, TranscriptStep
+from bots.safe_text import md_code_block, md_code_span, md_inline, terminal_text
+
+
+def escape(text: str) -> str:
+    """HTML-escaped, quotes included, without control characters (the page may be printed to a terminal)."""
+    return _html_escape(terminal_text(text))
+
 
 MARK = {"covered": "✅", "partial": "🟡", "missing": "❌"}
 HTML_MARK = {"covered": "✓", "partial": "~", "missing": "✗"}  # plain glyphs: phones may lack emoji fonts
@@ -29,15 +36,44 @@ def _hinted(step: TranscriptStep, key_point: str) -> str:
     return " (hinted: at most 50%)" if key_point in step.turn.hinted else ""
 
 
-def _label(step: TranscriptStep) -> str:
-    t = step.turn
-    return f"Follow-up to #{t.follow_up_of}" if t.follow_up_of else f"Question #{t.seq} · {t.topic}"
+
+def question_numbers(t: Transcript) -> dict[int, int]:
+    """Each turn's seq -> the number of its main question, counted as the live interview counts
+    them (follow-ups do not count; a follow-up carries the number of the question it probes)."""
+    numbers: dict[int, int] = {}
+    for step in t.steps:
+        turn = step.turn
+        if turn.follow_up_of is None:
+            numbers[turn.seq] = len(set(numbers.values())) + 1
+        else:
+            numbers[turn.seq] = numbers.get(turn.follow_up_of, turn.follow_up_of)
+    return numbers
 
 
-def step_lines(step: TranscriptStep) -> list[str]:
-    """One step as plain text lines (the terminal replay prints these)."""
+def _review(step: TranscriptStep) -> str:
+    """The grade a review replaced, beside the reviewed one ("" when the grade was not reviewed)."""
+    g = step.turn.grade
+    if g is None or g.review is None or not g.review.accepted:
+        return ""
+    r = g.review
+    rejected = f"; rejected: {', '.join(v.key_point for v in r.rejected)}" if r.rejected else ""
+    return f"reviewed by {r.reviewer} (changed {', '.join(r.accepted)}{rejected}); " \
+           f"before: {_score(r.before.score)} by {r.before.grader}"
+
+
+def _label(step: TranscriptStep, numbers: dict[int, int] | None = None, total: int | None = None) -> str:
     t = step.turn
-    lines = [f"{_label(step)} ({t.question_id} v{t.question_version})", f"Q: {t.prompt}"]
+    number = (numbers or {}).get(t.seq, t.seq)
+    if t.follow_up_of:
+        return f"Follow-up to #{number}"
+    return f"Question {number}/{total} · {t.topic}" if total else f"Question #{number} · {t.topic}"
+
+
+def step_lines(step: TranscriptStep, numbers: dict[int, int] | None = None, total: int | None = None) -> list[str]:
+    """One step as plain text lines (the terminal replay prints these); `numbers` (from
+    `question_numbers`) and `total` number the questions as the live interview did."""
+    t = step.turn
+    lines = [f"{_label(step, numbers, total)} ({t.question_id} v{t.question_version})", f"Q: {t.prompt}"]
     for hint in t.hints:
         lines.append(f"hint: {hint}")
     taken = f" after {step.seconds_taken:.0f} s" if step.seconds_taken is not None else ""
@@ -48,6 +84,8 @@ def step_lines(step: TranscriptStep) -> list[str]:
     if t.grade:
         g = t.grade
         lines.append(f"grade: {_score(g.score)} · rating {g.rating} · by {g.grader}{_self_rated(step)}")
+        if _review(step):
+            lines.append(_review(step))
         for v in g.verdicts:
             evidence = f' — "{v.evidence}"' if v.evidence else ""
             lines.append(f"  {MARK[v.verdict]} {v.key_point}{_hinted(step, v.key_point)}{evidence}")
@@ -60,6 +98,11 @@ def step_lines(step: TranscriptStep) -> list[str]:
     return lines
 
 
+def question_total(t: Transcript) -> int:
+    """The live interview's "of N": the questions planned, or more when more were asked."""
+    return max(t.planned_questions, sum(1 for s in t.steps if s.turn.follow_up_of is None))
+
+
 def header_lines(t: Transcript) -> list[str]:
     topics = ", ".join(t.topics) or "mixed"
     return [f"Session {t.session_id} · {t.format} · {topics} · {t.status}",
@@ -68,29 +111,45 @@ def header_lines(t: Transcript) -> list[str]:
 
 
 def render_text(t: Transcript) -> str:
-    blocks = ["\n".join(header_lines(t))] + ["\n".join(step_lines(s)) for s in t.steps]
+    numbers, total = question_numbers(t), question_total(t)
+    blocks = ["\n".join(header_lines(t))] + ["\n".join(step_lines(s, numbers, total)) for s in t.steps]
     return "\n\n".join(blocks) + "\n"
 
 
+def _md_paragraphs(text: str) -> list[str]:
+    """Each paragraph of `text` escaped, a blank line between them."""
+    lines: list[str] = []
+    for paragraph in (p for p in text.split("\n\n") if p.strip()):
+        lines += [md_inline(paragraph), ""]
+    return lines[:-1]
+
+
 def render_markdown(t: Transcript) -> str:
-    out = [f"# Interview {t.session_id}", "", *[f"- {line}" for line in header_lines(t)], ""]
+    """Markdown in which no user or model text can act: answers in fences they cannot close,
+    everything else escaped inline (no raw HTML, links or emphasis from an answer)."""
+    out = [f"# Interview {md_inline(t.session_id)}", "", *[f"- {md_inline(line)}" for line in header_lines(t)], ""]
+    numbers, total = question_numbers(t), question_total(t)
     for s in t.steps:
         turn = s.turn
-        out += [f"## {_label(s)}", "", f"**Question** ({turn.question_id}): {turn.prompt}", ""]
-        out += [f"> 💡 {h}" for h in turn.hints]
-        out += [f"**Answer** ({turn.outcome}{', late' if turn.late else ''}):", "", "```text", turn.answer or "", "```", ""]
+        out += [f"## {md_inline(_label(s, numbers, total))}", "",
+                f"**Question** ({md_inline(turn.question_id)}): {md_inline(turn.prompt)}", ""]
+        out += [f"> 💡 {md_inline(h)}" for h in turn.hints]
+        out += [f"**Answer** ({md_inline(turn.outcome)}{', late' if turn.late else ''}):", "",
+                *md_code_block(turn.answer or ""), ""]
         for run in turn.code_runs:
-            out.append(f"- code run: **{run.status}**, {run.passed}/{run.total} tests, {run.duration_ms:.0f} ms")
+            out.append(f"- code run: **{md_inline(run.status)}**, {run.passed}/{run.total} tests, {run.duration_ms:.0f} ms")
         if turn.grade:
             g = turn.grade
-            out += [f"**Grade:** {_score(g.score)} · rating {g.rating} · graded by {g.grader}{_self_rated(s)}", ""]
-            out += [f"- {MARK[v.verdict]} `{v.key_point}`{_hinted(s, v.key_point)}"
-                    + (f' — "{v.evidence}"' if v.evidence else "") for v in g.verdicts]
+            out += [f"**Grade:** {_score(g.score)} · rating {g.rating} · graded by {md_inline(g.grader)}{md_inline(_self_rated(s))}", ""]
+            out += [f"*{md_inline(_review(s))}*", ""] if _review(s) else []
+            out += [f"- {MARK[v.verdict]} {md_code_span(v.key_point)}{_hinted(s, v.key_point)}"
+                    + (f' — "{md_inline(v.evidence)}"' if v.evidence else "") for v in g.verdicts]
             if g.feedback:
-                out += ["", g.feedback]
+                out += ["", *_md_paragraphs(g.feedback)]
             if g.model_answer:
-                out += ["", "<details><summary>Model answer</summary>", "", g.model_answer, "", "</details>"]
-        out += [f"- guardrail `{e.kind}`: {e.message}" for e in turn.guardrail_events]
+                out += ["", "<details><summary>Model answer</summary>", "", *_md_paragraphs(g.model_answer), "",
+                        "</details>"]
+        out += [f"- guardrail {md_code_span(e.kind)}: {md_inline(e.message)}" for e in turn.guardrail_events]
         if s.tokens:
             out.append(f"- cost ${s.cost_usd:.4f}, {s.tokens} tokens")
         out.append("")
@@ -120,9 +179,10 @@ def render_html(t: Transcript) -> str:
              f"<title>Interview {escape(t.session_id)}</title><style>{CSS}</style></head><body><main>",
              f"<header><h1>Interview {escape(t.session_id)}</h1>",
              *[f"<div>{escape(line)}</div>" for line in header_lines(t)], "</header>"]
+    numbers, total = question_numbers(t), question_total(t)
     for s in t.steps:
         turn = s.turn
-        parts.append(f"<section class='step'><div class='label'>{escape(_label(s))}</div>")
+        parts.append(f"<section class='step'><div class='label'>{escape(_label(s, numbers, total))}</div>")
         parts.append(f"<div class='q'>{escape(turn.prompt)}</div>")
         parts += [f"<div class='meta'>hint: {escape(h)}</div>" for h in turn.hints]
         parts.append(f"<div class='meta'>answer · {escape(turn.outcome)}{' · late' if turn.late else ''}</div>")
@@ -134,6 +194,8 @@ def render_html(t: Transcript) -> str:
             parts.append(f"<div><span class='score'>{_score(g.score)}</span> "
                          f"<span class='meta'>rating {g.rating} · graded by {escape(g.grader)}"
                          f"{escape(_self_rated(s))}</span></div>")
+            if _review(s):
+                parts.append(f"<div class='meta'>{escape(_review(s))}</div>")
             for v in g.verdicts:
                 ev = f" <span class='ev'>“{escape(v.evidence)}”</span>" if v.evidence else ""
                 parts.append(f"<div class='v'><b class='{v.verdict}'>{HTML_MARK[v.verdict]}</b> "

@@ -2,18 +2,20 @@
 
 Interactive on a TTY (an answer may span lines; an empty line sends it, and a block opened with
 ``` runs until the closing ```, blank lines included, for code). With stdin piped, each line is one
-answer. `/hint`, `/skip`, `/end` work as commands, and `/file PATH` answers with a file's contents
-(a coding answer from your editor).
+answer, except that a line opening a ``` fence starts an answer that runs to the closing fence (the
+coach takes the code out of the fence). `/hint`, `/skip`, `/end` work as commands, and `/file PATH`
+answers with a file's contents (a coding answer from your editor).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -21,18 +23,70 @@ from agent.domain import Grade, Prompt, SessionReport, Turn
 from agent.errors import AnswerRejected
 from agent.service import SessionService, Step, score_band
 from bots.countdown import Countdown, clock
+from bots.safe_text import terminal_text
+
+
+def escape(text: str) -> str:
+    """User or model text for the console: no control sequences, no rich markup."""
+    return _markup_escape(terminal_text(text))
+
 
 MARKS = {"covered": "[green]✓[/]", "partial": "[yellow]~[/]", "missing": "[red]✗[/]"}
 RATING = {1: "again", 2: "hard", 3: "good", 4: "easy"}
 COMMANDS = ("/hint", "/skip", "/end")
 
 
+def undecodable(text: str) -> str | None:
+    """Where `text` (read with surrogateescape) held bytes that are not UTF-8, or None."""
+    for i, ch in enumerate(text):
+        if "\udc80" <= ch <= "\udcff":
+            return f"byte 0x{ord(ch) - 0xDC00:02x} at character {i + 1}"
+    return None
+
+
 def read_answers(console: Console, interactive: bool, countdown: Countdown | None = None) -> Iterator[str]:
-    """Yield one answer at a time until input ends (on a terminal, under a live `countdown`)."""
+    """Yield one answer at a time until input ends (on a terminal, under a live `countdown`).
+
+    Input is read with surrogateescape, so bytes that are not UTF-8 are seen, never stored as
+    mojibake. Piped, such a line ends the interview with one error (the answers before it are saved;
+    skipping only that line would shift every later answer onto the wrong question). On a terminal
+    that answer alone is refused and asked for again."""
+    reconfigure = getattr(sys.stdin, "reconfigure", None)  # a TextIOWrapper; not under every test harness
+    if reconfigure and (sys.stdin.encoding or "").lower().replace("-", "") == "utf8":
+        reconfigure(errors="surrogateescape")
     if not interactive:
-        for line in sys.stdin:
-            yield line.rstrip("\n")
+        block: list[str] = []
+        for n, raw_line in enumerate(sys.stdin, 1):
+            where = undecodable(raw_line)
+            if where:
+                raise AnswerRejected(
+                    f"line {n} of the input is not UTF-8 text ({where}); it was not stored, and the answers "
+                    "before it are saved: convert the file to UTF-8 (e.g. `iconv -f latin1 -t utf-8`) and "
+                    "continue from that line with `coach interview --resume`")
+            line = raw_line.rstrip("\n")
+            if block or line.count("```") % 2 == 1:  # inside a fence, or a line opening one
+                block.append(line)
+                if len(block) > 1 and line.count("```") % 2 == 1:
+                    yield "\n".join(block)
+                    block = []
+                continue
+            yield line
+        if block:
+            yield "\n".join(block)
         return
+    _line_editing()
+    pending: list[tuple[str, bool]] = []  # lines read but not yet used, each with "came in a paste"
+
+    def next_line(prompt: str) -> tuple[str, bool]:
+        if not pending:
+            raw = input(prompt)
+            if len(raw.encode("utf-8", "surrogateescape")) >= TTY_LINE_LIMIT:
+                console.print(f"[yellow]that line is {TTY_LINE_LIMIT} bytes or more, the terminal's limit for one "
+                              "line without line editing: its end may be cut. Send long answers with /file PATH.[/]")
+            parts = raw.split("\n")  # a bracketed paste arrives whole, newlines and all
+            pending.extend((part, len(parts) > 1) for part in parts)
+        return pending.pop(0)
+
     while True:
         lines: list[str] = []
         console.print("[dim]your answer (empty line to send; ``` for code; /hint /skip /end /file PATH):[/]")
@@ -41,28 +95,47 @@ def read_answers(console: Console, interactive: bool, countdown: Countdown | Non
             countdown.show()
         while True:
             try:
-                line = input("> " if not lines else "  ")
+                line, pasted = next_line("> " if not lines else "  ")
                 if countdown is not None:
                     countdown.line_entered(len(line) + 2)
             except EOFError:
                 if lines:
                     yield "\n".join(lines)
                 return
-            if not lines and (line.strip() in COMMANDS or line.strip().startswith("/file ")):
+            if undecodable(line):
+                console.print(f"[yellow]that line is not UTF-8 text ({undecodable(line)}) and was dropped; "
+                              "set your terminal to UTF-8 and type it again[/]")
+                continue
+            if not lines and not pasted and (line.strip() in COMMANDS or line.strip().startswith("/file ")):
                 yield line.strip()
                 break
-            if line.strip().startswith("```"):
+            if line.count("```") % 2 == 1:  # a fence line, maybe with prose before or after it
                 if fenced:
                     yield "\n".join(lines)
                     break
                 fenced = True
                 continue
-            if not line.strip() and not fenced:
+            if not line.strip() and not fenced and not pasted:  # a blank line inside a paste is the answer's own
                 if lines:
                     yield "\n".join(lines)
                     break
                 continue
-            lines.append(line)
+            if line or lines or fenced:
+                lines.append(line)
+
+
+TTY_LINE_LIMIT = 4095
+"""A terminal in canonical mode passes at most 4095 bytes of one line (Linux's N_TTY buffer)."""
+
+
+def _line_editing() -> None:
+    """Read terminal lines through GNU readline where Python has it: readline reads keystrokes in
+    non-canonical mode, so a long paste is not cut at the terminal's 4095-byte line limit, and its
+    bracketed paste delivers a multi-line paste whole (blank lines in it do not send the answer)."""
+    import importlib
+
+    with contextlib.suppress(ImportError):
+        importlib.import_module("readline")
 
 
 SELF_RATE_PROMPT = "How sure are you? 1 didn't know / 2 partly / 3 clear and complete (Enter to skip): "
@@ -173,7 +246,7 @@ def render_prompt(console: Console, prompt: Prompt) -> None:
     label = "Follow-up" if prompt.is_follow_up else f"Question {prompt.number}/{prompt.total}"
     if prompt.is_review and not prompt.is_follow_up:
         label = f"Review · {label}"
-    title = f"{label} · {escape(prompt.topic)} · {prompt.kind.replace('_', ' ')}"
+    title = escape(f"{label} · {prompt.topic} · {prompt.kind.replace('_', ' ')}")
     if prompt.time_budget_s:
         title += f" · ⏱ {clock(prompt.time_budget_s)}"
     if prompt.sections and prompt.sections > 1 and prompt.section:
@@ -232,7 +305,7 @@ def render_report(console: Console, report: SessionReport) -> None:
     if report.by_topic:
         table = Table("topic", "score")
         for topic, value in report.by_topic.items():
-            table.add_row(topic, f"{value:.0%}")
+            table.add_row(escape(topic), f"{value:.0%}")
         console.print(table)
     if report.sections:
         table = Table("section", "questions", "score", "time", title="Sections")
@@ -250,5 +323,9 @@ def render_report(console: Console, report: SessionReport) -> None:
             title_align="left",
             border_style="yellow",
         ))
-    if not report.to_review and report.turns:
+    answered = [t for t in report.turns if t.outcome == "answered" and t.answer.strip()]
+    if not answered:
+        console.print("Nothing was answered, so there is nothing to grade or review: "
+                      "`coach interview` starts a new session.")
+    elif not report.to_review:
         console.print("Nothing to review: every key point was covered.")

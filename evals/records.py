@@ -78,8 +78,13 @@ def parse_record(n: int, line: str) -> GradedRecord:
 def read_records(path: Path) -> tuple[list[GradedRecord], list[str]]:
     """Records that can be graded, and one message per line that cannot."""
     records, problems = [], []
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for n, line in enumerate(fh, 1):
+    with path.open("rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            try:  # strictly: a guessed decoding would grade mojibake as if it were the answer
+                line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+            except UnicodeDecodeError as err:
+                problems.append(f"line {n}: not UTF-8 text (byte 0x{raw[err.start]:02x}); save the file as UTF-8")
+                continue
             if not line.strip():
                 continue
             try:

@@ -16,7 +16,7 @@ from agent.errors import CoachError
 from agent.guardrails import RateLimited, RateLimiter
 from agent.llm.port import Ask, AskRequest, GradeRequest, HintRequest, Reply
 from agent.service import SessionService
-from agent.store.budget import BudgetLedger, Scope
+from agent.store.budget import BudgetFull, BudgetLedger, Scope
 from agent.store.repository import Store
 from tests.test_anthropic_adapter import GRADE_REPLY, RecordedAPI
 
@@ -31,10 +31,12 @@ def test_fifty_concurrent_reservations_never_overspend(settings: Settings) -> No
 
     def call(_: int) -> bool:
         barrier.wait()  # all fifty reserve at the same moment
-        granted = ledger.reserve(scopes, 0.03) is None
-        if granted:
-            ledger.settle(scopes, 0.03, 0.03)  # the call cost what was reserved
-        return granted
+        try:
+            held = ledger.reserve(scopes, 0.03)
+        except BudgetFull:
+            return False
+        ledger.settle(held, 0.03)  # the call cost what was reserved
+        return True
 
     with ThreadPoolExecutor(50) as pool:
         granted = sum(pool.map(call, range(50)))

@@ -50,6 +50,10 @@ def test_inspector_lists_tools_and_runs_an_interview(inspector: Path, coach_home
     tools = {t["name"]: t for t in inspect(inspector, coach_home, "--method", "tools/list")["tools"]}
     assert {"start_interview", "answer", "hint", "skip", "end_interview"} <= set(tools)
     assert "outputSchema" in tools["answer"] and "session_id" in tools["answer"]["inputSchema"]["properties"]
+    assert tools["list_topics"]["annotations"]["readOnlyHint"] is True
+    assert tools["answer"]["annotations"]["readOnlyHint"] is False
+    assert "mock" in tools["start_interview"]["inputSchema"]["properties"]["format"]["enum"]
+    assert "review_grade" in tools
 
     started = inspect(inspector, coach_home, "--method", "tools/call", "--tool-name", "start_interview",
                       "--tool-arg", "topic=sql", "--tool-arg", "questions=1")

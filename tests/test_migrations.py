@@ -14,7 +14,8 @@ from agent.store import migrate
 from agent.store.models import Base
 from agent.store.repository import Store
 
-TABLES = {"users", "interview_sessions", "turns", "llm_usage", "topic_mastery", "review_cards", "budgets"}
+TABLES = {"users", "interview_sessions", "turns", "llm_usage", "topic_mastery", "review_cards", "budgets",
+          "session_locks"}
 
 
 def _assert_matches_models(engine: Engine) -> None:

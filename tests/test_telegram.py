@@ -72,7 +72,8 @@ async def test_every_command_answers(bot: Harness) -> None:
     for command in ("/rapid", "/design", "/behavioural", "/code", "/mock"):
         replies = await bot.text(command)
         assert replies, command  # each format starts (or says there is nothing to ask)
-    await bot.text("/interview caching")
+    assert "resume or start over" in (await bot.text("/interview caching"))[0]  # the mock is running
+    await bot.send(bot.api.callback_update(ADA, "running:over"))
     assert "💡" in (await bot.text("/hint"))[0]
     skipped = await bot.text("/skip")
     assert skipped[0].startswith("⏭ Skipped")

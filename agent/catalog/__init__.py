@@ -57,14 +57,19 @@ def read_yaml(path: Path) -> Any:
     """One YAML file's content; ConfigError naming the file when it cannot be read or parsed."""
     try:
         return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise ConfigError(f"bank file {path.name} cannot be read: {err}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"bank file {path} is not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset "
+                          f"{err.start}); save it as UTF-8") from None
+    except (OSError, yaml.YAMLError) as err:
+        detail = " ".join(str(err).split())
+        raise ConfigError(f"bank file {path} cannot be read: {detail}; fix it or COACH_BANK_DIR") from None
 
 
 def _items(path: Path) -> list[Any]:
     raw = read_yaml(path) or []
     if not isinstance(raw, list):
-        raise ConfigError(f"bank file {path.name} must hold a list of items, not a {type(raw).__name__}")
+        raise ConfigError(f"bank file {path} must hold a list of items, not a {type(raw).__name__}; "
+                          "start each item with `- `")
     return raw
 
 

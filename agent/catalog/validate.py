@@ -41,7 +41,7 @@ def validate_bank(directory: Path = BUNDLED, runner: CodeRunner | None = None) -
     layout = BankLayout(directory)
     questions: list[Question] = _read_all(Question, sorted(layout.questions.glob("*.yaml")), problems)
     challenge_list: list[Challenge] = _read_all(Challenge, sorted(layout.challenges.glob("*.yaml")), problems)
-    _read_all(InterviewFormat, [layout.formats], problems)
+    formats: list[InterviewFormat] = _read_all(InterviewFormat, [layout.formats], problems)
     for what, ids in (("question", [q.id for q in questions]), ("challenge", [c.id for c in challenge_list])):
         for item_id, count in Counter(ids).items():
             if count > 1:
@@ -56,6 +56,20 @@ def validate_bank(directory: Path = BUNDLED, runner: CodeRunner | None = None) -
             if kp.hint and reveals(kp.hint, kp, [q.prompt]):
                 problems.append(f"{q.id}: the hint for {kp.id} uses the point's own words; "
                                 "reword it as a question that leads there without stating it")
+    by_id = {q.id: q for q in questions}
+    for fmt in formats:
+        for section in fmt.sections:
+            for qid in section.questions:
+                if qid not in by_id:
+                    problems.append(f"format {fmt.id}: section {section.name} names unknown question {qid}")
+                elif by_id[qid].kind not in section.kinds:
+                    problems.append(f"format {fmt.id}: question {qid} is {by_id[qid].kind}, not one of the section's kinds")
+    for q in questions:
+        if q.challenge and q.challenge not in challenges:
+            problems.append(f"{q.id}: names unknown challenge {q.challenge}")
+    for c in challenge_list:
+        if not c.complexity.strip():
+            problems.append(f"challenge {c.id}: no complexity (the discussion after the code needs one)")
     if runner is not None:
         problems += _challenge_problems(runner, challenges)
     return problems

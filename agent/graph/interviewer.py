@@ -31,13 +31,25 @@ def leaks_answer(text: str, model_answer: str, window: int = 8) -> bool:
 
 
 def main_text(catalog: Catalog, question: Question) -> str:
-    """A coding question carries its challenge: statement, starter code and visible examples."""
-    if question.kind != "coding" or not question.challenge:
+    """A coding question carries its challenge: statement, starter code and visible examples
+    (a question about a challenge before the code, such as a live-coding plan, its statement)."""
+    if not question.challenge:
         return question.prompt
     challenge = catalog.challenge(question.challenge)
+    if question.kind != "coding":
+        return f"{question.prompt}\n\n{challenge.title}: {challenge.statement.strip()}"
     examples = "\n".join(f"  {c.name or 'example'}: {_call(challenge.entry_point, c)}" for c in challenge.visible_cases)
     return f"{question.prompt}\n\n{challenge.statement.strip()}\n\nStarter:\n{challenge.starter.rstrip()}" + (
         f"\n\nExamples:\n{examples}" if examples else "")
+
+
+def clock_line(turns: list[Turn], total_s: int, now: datetime, step_s: int) -> str:
+    """One clock across the whole interview: time since the first question, what is left, and
+    this step's own budget."""
+    elapsed = (now - turns[0].asked_at).total_seconds() if turns else 0.0
+    left = total_s - elapsed
+    over = f"{-left / 60:.0f} min over" if left < 0 else f"{left / 60:.0f} min left"
+    return f"Clock: {elapsed / 60:.0f} min elapsed, {over} of {total_s / 60:.0f}; this step: {step_s / 60:.0f} min."
 
 
 def _call(entry: str, case: CallCase | OpsCase) -> str:
@@ -135,8 +147,12 @@ def make_interviewer(deps: GraphDeps) -> Node:
             if reply.value.text.strip() and not leaks_answer(reply.value.text, question.model_answer):
                 ask = reply.value
                 break
+        slot = state["plan"][position]
+        asked_at = datetime.now(UTC)
+        if slot.get("clock_s") and not probes:
+            clock = clock_line(state.get("turns", []), slot["clock_s"], asked_at, time_budget(slot, question.kind))
+            ask = ask.model_copy(update={"text": f"{ask.text}\n\n{clock}"})  # last: report titles stay the question
         seq = state.get("seq", 1)
-        now = datetime.now(UTC)
         earlier = state.get("turns", [])
         section, section_number, sections = section_of(state["plan"], position)
         main_seq = next((t.seq for t in reversed(state.get("turns", []))
@@ -145,10 +161,10 @@ def make_interviewer(deps: GraphDeps) -> Node:
             seq=seq, question_id=question.id, question_version=question.version, topic=question.topic,
             kind=question.kind, prompt=ask.text, follow_up_of=main_seq if probes else None,
             probed_key_point=ask.probed_key_point if probes else None, number=position + 1,
-            total=len(state["plan"]), time_budget_s=time_budget(state["plan"][position], question.kind),
-            asked_at=now, usage=usage, guardrail_events=list(model.events),
+            total=len(state["plan"]), time_budget_s=time_budget(slot, question.kind),
+            asked_at=asked_at, usage=usage, guardrail_events=list(model.events),
             chosen_because=chosen_because, section=section, section_number=section_number, sections=sections,
-            elapsed_s=int((now - earlier[0].asked_at).total_seconds()) if earlier else 0,
+            elapsed_s=int((asked_at - earlier[0].asked_at).total_seconds()) if earlier else 0,
             planned_s=planned_seconds(state["plan"]),
         )
         probed = state.get("probed", []) + ([ask.probed_key_point] if probes and ask.probed_key_point else [])

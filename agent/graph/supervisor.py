@@ -37,8 +37,7 @@ def make_supervisor(limits: Limits, runs_code: bool) -> Node:
         if phase == "act":
             action, current = state.get("action"), state.get("current")
             goto = ACTION_ROUTES.get(action.kind, "candidate") if action else "candidate"
-            if goto == "grader" and action and action.kind == "answer" and runs_code and current \
-                    and current.kind == "coding":
+            if goto == "grader" and action and runs_code and current and current.kind == "coding":
                 goto = "code_runner"
         else:
             goto = PHASE_ROUTES[phase]

@@ -7,12 +7,19 @@
   talks the model into "full marks" still has to show the key points.
 - One retry on invalid output; then `ModelFailed` (with the usage already paid for), and the
   guard (`agent.guardrails.GuardedLLM`) applies the one fallback policy.
+- Every HTTP request is billed, so every one (retries included) passes the guard's `Meter`: it is
+  admitted first (its worst case reserved in the budgets, or refused: then it is not sent) and
+  settled after. The SDK's own retries are off (`max_retries=0`), they would send requests behind
+  the meter's back; transient errors (429, 5xx, timeouts) are retried here, each retry metered.
 - Instructions live in versioned files (`agent/llm/prompts/`); each grade names the prompt.
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+import asyncio
+import copy
+import json
+from typing import Any, TypeVar
 
 import anthropic
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -20,7 +27,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agent.config import Settings
 from agent.domain import Grade, KeyPointVerdict, Question, Usage, Verdict
 from agent.grading.offline import CREDIT, rating_for
-from agent.llm.port import Ask, AskRequest, GradeRequest, HintRequest, ModelFailed, Reply
+from agent.llm.port import (
+    Ask,
+    AskRequest,
+    BilledRequest,
+    GradeRequest,
+    HintRequest,
+    Meter,
+    ModelFailed,
+    Reply,
+    RequestRefused,
+    Unmetered,
+)
 from agent.llm.prompts import GRADER, INTERVIEWER
 
 
@@ -29,6 +47,11 @@ class _Strict(BaseModel):
 
 
 OutT = TypeVar("OutT", bound=_Strict)
+REQUEST_TIMEOUT_S = 120.0
+"""One HTTP request's time limit (the SDK's default is 10 minutes); well inside the budget
+ledger's reservation expiry, so a live request's reservation is not taken for a stale one."""
+RETRY_STATUS = frozenset({408, 409, 429})
+"""Besides every 5xx: the statuses the SDK itself would retry. An error response is not billed."""
 
 
 class _VerdictOut(_Strict):
@@ -81,19 +104,33 @@ class AnthropicLLM:
         interviewer_model: str,
         grader_model: str,
         max_tokens: int = 1024,
+        meter: Meter | None = None,
+        http_retries: int = 2,
+        retry_wait_s: float = 0.5,
     ) -> None:
-        self._client = client
+        # A client built elsewhere may retry on its own: those requests would pass no meter.
+        self._client = client.with_options(max_retries=0)
         self._interviewer_model = interviewer_model
         self._grader_model = grader_model
         self._max_tokens = max_tokens
+        self._meter: Meter = meter or Unmetered()
+        self._http_retries = http_retries
+        self._retry_wait_s = retry_wait_s
         self.name = grader_model
+
+    def metered(self, meter: Meter) -> AnthropicLLM:
+        """This adapter (same client and connections) with every request passing `meter`."""
+        view = copy.copy(self)
+        view._meter = meter
+        return view
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AnthropicLLM:
         client = anthropic.AsyncAnthropic(
             api_key=settings.anthropic_api_key.get_secret_value(),  # type: ignore[union-attr]
             base_url=settings.anthropic_base_url,
-            max_retries=2,
+            max_retries=0,  # retries are ours, each one metered (see the module docstring)
+            timeout=REQUEST_TIMEOUT_S,
         )
         return cls(client, settings.interviewer_model, settings.grader_model, settings.max_output_tokens)
 
@@ -101,19 +138,58 @@ class AnthropicLLM:
         """One structured call. The usage comes back even when the output does not validate,
         so a bad reply is still paid for in the ledger. (Not the SDK's `messages.parse`: it raises
         on output that does not validate, and the response with its usage is lost.)"""
-        response = await self._client.messages.create(
-            model=model,
-            max_tokens=self._max_tokens,
-            system=[{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
-            messages=[{"role": "user", "content": user}],
-            output_config={"format": {"type": "json_schema", "schema": out.model_json_schema()}},
-        )
+        params: dict[str, Any] = {
+            "model": model,
+            "max_tokens": self._max_tokens,
+            "system": [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
+            "messages": [{"role": "user", "content": user}],
+            "output_config": {"format": {"type": "json_schema", "schema": out.model_json_schema()}},
+        }
+        response = await self._send(purpose, params)
         usage = _usage(model, purpose, response.usage)
         text = "".join(block.text for block in response.content if block.type == "text")
         try:
             return out.model_validate_json(text), usage
         except ValidationError:
             return None, usage
+
+    async def _send(self, purpose: str, params: dict[str, Any]) -> anthropic.types.Message:
+        """Send one request, retrying transient errors; every attempt is admitted and settled by
+        the meter. Raises the SDK's error when the last attempt fails, RequestRefused when the
+        meter keeps an attempt from being sent."""
+        billed = BilledRequest(purpose=purpose, model=params["model"], max_tokens=params["max_tokens"],
+                               input_bytes=len(json.dumps(params, separators=(",", ":")).encode()))
+        for attempt in range(self._http_retries + 1):
+            ticket = self._meter.admit(billed)
+            try:
+                response: anthropic.types.Message = await self._client.messages.create(**params)
+            except anthropic.APIStatusError as err:
+                self._meter.settle(ticket, Usage(model=billed.model, purpose=purpose))  # errors are not billed
+                if attempt == self._http_retries or not (err.status_code >= 500 or err.status_code in RETRY_STATUS):
+                    raise
+                await asyncio.sleep(self._wait(attempt, err.response.headers.get("retry-after")))
+                continue
+            except anthropic.APIConnectionError:
+                self._meter.settle(ticket, None)  # it may have been served and billed: the worst case stays
+                if attempt == self._http_retries:
+                    raise
+                await asyncio.sleep(self._wait(attempt, None))
+                continue
+            except BaseException:
+                self._meter.settle(ticket, None)  # cancelled or broken mid-request: the worst case stays
+                raise
+            self._meter.settle(ticket, _usage(billed.model, purpose, response.usage))
+            return response
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _wait(self, attempt: int, retry_after: str | None) -> float:
+        """Seconds before the next attempt: the server's Retry-After when it sent one, else
+        exponential; at most 20 s (a candidate is waiting)."""
+        try:
+            asked = float(retry_after) if retry_after else None
+        except ValueError:
+            asked = None
+        return min(20.0, asked if asked is not None else self._retry_wait_s * 2**attempt)
 
     async def grade(self, request: GradeRequest) -> Reply[Grade]:
         q = request.question
@@ -134,6 +210,8 @@ class AnthropicLLM:
         """`_parse`, with an unreachable model reported as ModelFailed (what was paid for kept)."""
         try:
             return await self._parse(model, purpose, system, user, out)
+        except RequestRefused as refused:
+            raise RequestRefused(refused.reason, paid, refused.cap, refused.scope) from None
         except anthropic.APIError as err:
             raise ModelFailed(f"the model was unreachable ({type(err).__name__})", paid) from None
 

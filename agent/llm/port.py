@@ -7,7 +7,8 @@ every reply carries the usage of the calls it took so the service can price and 
 
 from __future__ import annotations
 
-from typing import Generic, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, Field
 
@@ -26,6 +27,48 @@ class ModelFailed(Exception):
         super().__init__(reason)
         self.reason = reason
         self.usage = list(usage)
+
+
+class RequestRefused(ModelFailed):
+    """The guard kept a billed request from being sent: a budget had no room for its worst case
+    (`scope` names it) or the turn's request cap was reached. Nothing was sent or paid for it."""
+
+    def __init__(self, reason: str, usage: list[Usage], cap: Literal["budget", "requests"], scope: str = "") -> None:
+        super().__init__(reason, usage)
+        self.cap = cap
+        self.scope = scope
+
+
+@dataclass(frozen=True)
+class BilledRequest:
+    """One HTTP request to a model, as the guard prices its worst case before it is sent."""
+
+    purpose: str
+    model: str
+    input_bytes: int
+    """The request body's size: a byte-level tokenizer makes at most one input token a byte."""
+    max_tokens: int
+
+
+class Meter(Protocol):
+    """The gate every billed request passes, retries included: `admit` before sending (it reserves
+    the worst case, or raises RequestRefused), `settle` once after, with the usage the response
+    reported, or None when no one can know what was billed (a timeout, a dropped connection, a
+    crash): then the worst case stays spent."""
+
+    def admit(self, request: BilledRequest) -> object: ...
+
+    def settle(self, ticket: object, usage: Usage | None) -> None: ...
+
+
+class Unmetered:
+    """Admits every request and settles nothing: an adapter used outside a guard."""
+
+    def admit(self, request: BilledRequest) -> object:
+        return None
+
+    def settle(self, ticket: object, usage: Usage | None) -> None:
+        return None
 
 
 class Reply(BaseModel, Generic[T]):
@@ -75,3 +118,12 @@ class LLM(Protocol):
     async def grade(self, request: GradeRequest) -> Reply[Grade]: ...
 
     async def hint(self, request: HintRequest) -> Reply[str]: ...
+
+
+@runtime_checkable
+class Metered(Protocol):
+    """An adapter that sends billed requests itself, and so lets a guard meter each of them."""
+
+    def metered(self, meter: Meter) -> LLM:
+        """The same adapter (same client), passing every request it sends through `meter`."""
+        ...

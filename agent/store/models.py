@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -129,3 +129,53 @@ class BudgetRow(Base):
     spent_usd: Mapped[float] = mapped_column(Float, default=0.0)
     reserved_usd: Mapped[float] = mapped_column(Float, default=0.0)
     updated_at: Mapped[datetime]
+
+
+class BudgetReservationRow(Base):
+    """One billed model request in flight: its worst-case cost is held in `scopes` until it is
+    settled. `owner` names the process (host, boot, pid, start time) so a reservation left by a
+    process that died can be told apart from a live one; past `expires_at` anyone may settle it."""
+
+    __tablename__ = "budget_reservations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    scopes: Mapped[list[Any]]
+    estimate_usd: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class ChatUpdateRow(Base):
+    """The Telegram inbox: every update stored before it is acknowledged, handled once, in order per chat."""
+
+    __tablename__ = "telegram_updates"
+    __table_args__ = (Index("ix_telegram_updates_chat_pending", "chat_id", "handled_at", "update_id"),)
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]
+    handled_at: Mapped[datetime | None]
+
+
+class ChatLeaseRow(Base):
+    """Which bot worker is draining a chat's inbox, until when (one drainer per chat across processes)."""
+
+    __tablename__ = "telegram_chat_leases"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    worker: Mapped[str | None] = mapped_column(String(120))
+    lease_until: Mapped[datetime | None]
+
+
+class SessionLockRow(Base):
+    """Who may act on a session now: one row per held session, a lease renewed while held."""
+
+    __tablename__ = "session_locks"
+
+    session_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    """host:pid:nonce of the holding process, so a dead holder on this host is recognised."""
+    expires_at: Mapped[float] = mapped_column(Float)
+    """Unix time the lease lapses unless renewed."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from sqlalchemy import Engine, String, create_engine, event, func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent import memory
@@ -27,6 +27,10 @@ from agent.store.models import ReviewCardRow, SessionRow, TopicMasteryRow, TurnR
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_session_id() -> str:
+    return uuid.uuid4().hex[:12]
 
 
 @overload
@@ -67,15 +71,24 @@ def open_engine(url: str) -> Engine:
         url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, the driver we ship
     # A pre-ping guards against a server that dropped the connection; a SQLite file has no server,
     # and the ping would cost a round trip on every transaction.
-    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    try:
+        engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    except ModuleNotFoundError as err:
+        raise ConfigError(
+            f"DATABASE_URL needs the database driver {err.name!r}, which is not installed: "
+            "pip install 'interview-coach[postgres]' (in a clone: pip install '.[postgres]')"
+        ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    where = engine.url.render_as_string(hide_password=True)
     try:
         migrate.upgrade(engine)
     except OperationalError as err:
+        raise ConfigError(f"cannot open the database {where}: {err.orig}; check DATABASE_URL") from None
+    except DatabaseError as err:  # e.g. SQLite's "file is not a database"
         raise ConfigError(
-            f"cannot open the database {engine.url.render_as_string(hide_password=True)}: "
-            f"{err.orig}; check DATABASE_URL"
+            f"the database {where} cannot be read ({err.orig}); it is not a coach database: move the file "
+            "aside (a new one is created) or point DATABASE_URL or COACH_HOME elsewhere"
         ) from None
     return engine
 
@@ -134,10 +147,12 @@ class Store:
     # --- sessions -----------------------------------------------------------------------------
 
     def create_session(
-        self, user: str, fmt: str, topics: list[str], planned: int, engine_name: str
+        self, user: str, fmt: str, topics: list[str], planned: int, engine_name: str,
+        session_id: str | None = None,
     ) -> str:
+        """Record a started session; the service passes the id of the thread it checkpointed first."""
         uid = self.user_id(user)
-        sid = uuid.uuid4().hex[:12]
+        sid = session_id or new_session_id()
         with self._tx() as db:
             db.add(
                 SessionRow(
@@ -179,6 +194,12 @@ class Store:
         row.started_at = _aware(row.started_at)
         row.ended_at = _aware(row.ended_at)
         return row
+
+    def session_owner(self, session_id: str) -> str | None:
+        """The name of the user a session belongs to, or None when there is no such session."""
+        with self._tx() as db:
+            return db.scalar(select(UserRow.name).join(SessionRow, SessionRow.user_id == UserRow.id)
+                             .where(SessionRow.id == session_id))
 
     def sessions_of(self, user: str, limit: int = 50) -> list[SessionRow]:
         """The user's sessions, newest first."""
@@ -248,6 +269,47 @@ class Store:
             usage = list(db.scalars(select(UsageRow).where(UsageRow.session_id == session_id,
                                                            UsageRow.turn_seq == seq)))
             return _turn(row, usage)
+
+    def replace_grade(self, session_id: str, user: str, seq: int, grade: Grade) -> None:
+        """Put a reviewed grade on a stored turn and rebuild the memory it fed (the question's review
+        card and the topic's mastery, replayed from every graded main answer in order), in one
+        transaction, so memory reads as if the reviewed grade had been the first one."""
+        uid = self.user_id(user)
+        with self._tx() as db:
+            row = db.scalars(select(TurnRow).where(TurnRow.session_id == session_id, TurnRow.seq == seq)).one()
+            row.grade = grade.model_dump(mode="json")
+            row.score, row.rating, row.grader = grade.score, grade.rating, grade.grader
+            if row.follow_up_of is not None:
+                return
+            db.flush()
+            # Every card of the topic goes too: a topic's lapses are counted from its cards' history.
+            stale = [*db.scalars(select(ReviewCardRow).where(ReviewCardRow.user_id == uid,
+                                                             (ReviewCardRow.topic == row.topic)
+                                                             | (ReviewCardRow.question_id == row.question_id))),
+                     db.get(TopicMasteryRow, (uid, row.topic))]
+            for gone in stale:
+                if gone is not None:
+                    db.delete(gone)
+            db.flush()
+            history = db.scalars(
+                select(TurnRow).join(SessionRow, SessionRow.id == TurnRow.session_id)
+                .where(SessionRow.user_id == uid, TurnRow.follow_up_of.is_(None), TurnRow.grade.is_not(None),
+                       (TurnRow.question_id == row.question_id) | (TurnRow.topic == row.topic))
+                .order_by(TurnRow.answered_at, TurnRow.id)
+            ).all()
+            for past in history:
+                turn = _turn(past, [])
+                if turn.grade is not None:  # a JSON null passes `is_not(None)`
+                    if turn.answered_at is not None:  # PostgreSQL answers in its own zone; FSRS wants UTC
+                        turn.answered_at = turn.answered_at.astimezone(UTC)
+                    _remember(db, uid, turn)
+                    db.flush()
+
+    def set_session_score(self, session_id: str, score: float | None) -> None:
+        with self._tx() as db:
+            row = db.get(SessionRow, session_id)
+            if row is not None:
+                row.score = score
 
     def turns(self, session_id: str) -> list[Turn]:
         with self._tx() as db:
@@ -392,7 +454,7 @@ class Store:
 def _remember(db: Session, uid: int, turn: Turn) -> None:
     """Review the question's card with the grade's rating and move the topic's mastery."""
     assert turn.grade is not None
-    at = turn.answered_at or utcnow()
+    at = (turn.answered_at or utcnow()).astimezone(UTC)  # PostgreSQL hands back its own UTC tzinfo; FSRS wants UTC
     card_row = db.get(ReviewCardRow, (uid, turn.question_id))
     lapsed = bool(card_row and card_row.last_rating >= 3 and turn.grade.rating == 1)
     card = memory.review(card_row.card if card_row else None, turn.grade.rating, at)

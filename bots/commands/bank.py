@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bots.app import app, console, err_console, load_settings, user_errors
@@ -53,9 +54,19 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON o
     if as_json:
         print(json.dumps(data))
         return
-    table = Table("topic", "questions", title=f"{data['questions']} questions · {data['topics']} topics · "
-                                               f"{data['challenges']} challenges")
-    for topic, count in data["by_topic"].items():
-        table.add_row(topic, str(count))
-    console.print(table)
-    console.print(f"by kind: {data['by_kind']} · by difficulty: {data['by_difficulty']}")
+    console.print(f"[bold]{data['questions']} questions · {data['topics']} topics · {data['challenges']} coding "
+                  f"challenges · formats: {escape(', '.join(data['formats']))}[/]")
+    console.print(_counts("topic", data["by_topic"]))
+    console.print(_counts("kind", data["by_kind"]))
+    console.print(_counts("difficulty", data["by_difficulty"]))
+    if data["challenges_by_difficulty"]:
+        console.print(_counts("challenge difficulty", data["challenges_by_difficulty"]))
+
+
+def _counts(what: str, counts: dict[str, int]) -> Table:
+    """One count per row, with its share: readable at 80 columns however many rows there are."""
+    total = sum(counts.values()) or 1
+    table = Table(what, "count", "share", title=f"by {what}", title_justify="left")
+    for key, count in counts.items():
+        table.add_row(escape(str(key)), str(count), f"{count / total:.0%}")
+    return table

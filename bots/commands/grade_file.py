@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from agent.errors import CoachError
 from bots.app import app, console, err_console, user_errors
+from bots.safe_text import terminal_text
 
 
 @app.command("grade-file")
@@ -28,12 +30,17 @@ def grade_file(
     the exit code is non-zero only when nothing could be graded."""
     from evals.grade_file import grade_file as grade_records
 
+    if file.is_dir():
+        raise CoachError(f"{file} is a directory; give a JSON-lines file")
     if not file.is_file():
         raise CoachError(f"{file} does not exist")
-    report = grade_records(file, alternates)
+    try:
+        report = grade_records(file, alternates)
+    except OSError as err:
+        raise CoachError(f"cannot read {file}: {err.strerror or err}") from None
     rows, problems, summary = report.rows, report.problems, report.summary
     for problem in problems:
-        err_console.print(f"[yellow]skipped[/] {problem}", highlight=False)
+        err_console.print(f"[yellow]skipped[/] {escape(terminal_text(problem))}", highlight=False)
     if not rows:
         raise CoachError(f"nothing in {file} could be graded")
     if as_json:

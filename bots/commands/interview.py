@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from agent.errors import CoachError
-from bots.app import app, console, engine_choice, load_settings, user_errors
+from bots.app import app, console, engine_choice, load_settings, user_errors, user_name
 
 
 @app.command()
@@ -19,7 +19,7 @@ def interview(
     online: Annotated[bool, typer.Option("--online", help="Require Claude (needs ANTHROPIC_API_KEY).")] = False,
     topic: Annotated[str | None, typer.Option("--topic", "-t", help="Only ask about this topic.")] = None,
     questions: Annotated[int | None, typer.Option("--questions", "-n", help="How many main questions.")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="concept, rapid, code, design, behavioural or mock.")] = "concept",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="concept, rapid, code, design, behavioural, mock or live-coding.")] = "concept",
     user: Annotated[str | None, typer.Option("--user", "-u", help="Whose practice history this is.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue your latest unfinished session.")] = False,
     session: Annotated[str | None, typer.Option("--session", help="Continue this session id.")] = None,
@@ -37,7 +37,7 @@ def interview(
     from bots.terminal import piped_self_rating, read_answers, run_interview, tty_self_rating
 
     settings = load_settings().for_local_terminal()
-    who = user or settings.default_user
+    who = user_name(user, settings)
     interactive = sys.stdin.isatty()
     rating = interactive if self_rate is None else self_rate
     countdown = Countdown(sys.stdout) if interactive and sys.stdout.isatty() else None

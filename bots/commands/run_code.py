@@ -11,19 +11,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from agent.errors import CoachError
-from bots.app import app, console, user_errors, with_coach
+from bots.app import app, console, read_user_file, user_errors, with_coach
 
 STATUS_STYLE = {"passed": "green", "failed": "red", "error": "red", "timeout": "yellow", "memory": "yellow",
                 "output_limit": "yellow", "unavailable": "magenta"}
-
-
-def _read(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CoachError(f"{what} {path} does not exist") from None
-    except UnicodeDecodeError:
-        raise CoachError(f"{what} {path} is not UTF-8 text") from None
 
 
 @app.command("run-code")
@@ -38,8 +29,8 @@ def run_code(
     """Run your code in the sandbox against a challenge's hidden tests or your own tests."""
     if (challenge is None) == (tests is None):
         raise CoachError("give exactly one of --challenge ID and --tests TESTFILE")
-    code = _read(file, "solution file")
-    test_code = _read(tests, "test file") if tests is not None else None
+    code = read_user_file(file, "solution file")
+    test_code = read_user_file(tests, "test file") if tests is not None else None
     result = with_coach(lambda coach: coach.run_code(code, challenge_id=challenge, tests=test_code, entry_point=entry))
     if as_json:
         print(json.dumps(result.model_dump(mode="json")))

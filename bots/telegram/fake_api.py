@@ -12,8 +12,10 @@ and can build incoming updates (messages, documents, stickers, voice, callback q
 from __future__ import annotations
 
 import contextlib
+import html as html_lib
 import itertools
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +47,10 @@ class FakeBotAPI(BaseRequest):
     by_chat: dict[int, list[Sent]] = field(default_factory=dict)
     """The same messages indexed by chat, so a load test's polling does not scan every chat's."""
     commands: list[dict[str, Any]] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
+    """Files users sent (voice notes, documents) by file_id, served by getFile and the file URL."""
+    rejected: list[Sent] = field(default_factory=list)
+    """Calls answered 400 the way Telegram would (HTML that does not parse, a message too long)."""
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _updates: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -68,6 +74,13 @@ class FakeBotAPI(BaseRequest):
         if request_data is not None and request_data.contains_files:
             for name_, (_filename, content, _mime) in request_data.multipart_data.items():
                 files[name_] = content if isinstance(content, bytes) else content.read()
+        if "/file/bot" in url:  # a file download (getFile's file_path under the file URL)
+            path = url.split("/file/bot", 1)[1].split("/", 1)[1]
+            return 200, self.files[path.rsplit("/", 1)[-1]]
+        problem = _rejected(name, params)
+        if problem:
+            self.rejected.append(Sent(name, params, files))
+            return 400, json.dumps({"ok": False, "error_code": 400, "description": problem}).encode()
         result = self._answer(name, params, files)
         return 200, json.dumps({"ok": True, "result": result}).encode()
 
@@ -84,6 +97,12 @@ class FakeBotAPI(BaseRequest):
             return self.commands
         if name == "getUpdates":
             return []
+        if name == "getFile":
+            file_id = str(params["file_id"])
+            if file_id not in self.files:
+                raise AssertionError(f"no file {file_id} was registered with the fake Bot API")
+            return {"file_id": file_id, "file_unique_id": file_id, "file_size": len(self.files[file_id]),
+                    "file_path": f"files/{file_id}"}
         if name in ("sendChatAction", "answerCallbackQuery", "deleteWebhook", "setWebhook", "close", "logOut"):
             self._record(Sent(name, params))
             return True
@@ -143,11 +162,90 @@ class FakeBotAPI(BaseRequest):
         }[kind]
         return {"update_id": next(self._updates), "message": self._base(chat_id, None) | media}
 
-    def callback_update(self, chat_id: int, data: str) -> dict[str, Any]:
-        message = self._base(chat_id, None) | {"from": BOT, "text": "menu"}
+    def voice_update(self, chat_id: int, audio: bytes, file_id: str = "voice1") -> dict[str, Any]:
+        """A voice note whose OGG bytes getFile and the file URL serve."""
+        self.files[file_id] = audio
+        voice = {"file_id": file_id, "file_unique_id": file_id, "duration": 3, "mime_type": "audio/ogg",
+                 "file_size": len(audio)}
+        return {"update_id": next(self._updates), "message": self._base(chat_id, None) | {"voice": voice}}
+
+    def callback_update(self, chat_id: int, data: str, message_id: int | None = None,
+                        chat_type: str = "private") -> dict[str, Any]:
+        """A button tap; the same `message_id` twice is a double tap on one message's button."""
+        message = self._base(chat_id, None, chat_type) | {"from": BOT, "text": "menu"}
+        if message_id is not None:
+            message["message_id"] = message_id
         return {"update_id": next(self._updates), "callback_query": {
-            "id": str(next(self._ids)), "from": message["chat"] | {"is_bot": False, "first_name": "u"},
+            "id": str(next(self._ids)), "from": {"id": chat_id if chat_type == "private" else 1, "is_bot": False,
+                                                 "first_name": "u"},
             "chat_instance": str(chat_id), "data": data, "message": message}}
+
+
+HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code",
+             "pre", "blockquote", "tg-emoji"}
+NAMED_ENTITIES = {"lt", "gt", "amp", "quot"}
+_TAG = re.compile(r"<(/?)([A-Za-z][\w-]*)((?:\s[^<>]*)?)>")
+
+
+def _rejected(method: str, params: dict[str, Any]) -> str | None:
+    """Telegram's 400 for this call, or None: HTML that does not parse, an empty or too long text."""
+    key = "text" if method in ("sendMessage", "editMessageText") else "caption"
+    if key not in params:
+        return None
+    text = str(params[key])
+    if params.get("parse_mode") == "HTML":
+        try:
+            text = parse_html(text)
+        except ValueError as err:
+            return f"Bad Request: can't parse entities: {err}"
+    if key == "text" and not text.strip():
+        return "Bad Request: message text is empty"
+    limit = 4096 if key == "text" else 1024
+    if len(text.encode("utf-16-le")) // 2 > limit:
+        return "Bad Request: message is too long" if key == "text" else "Bad Request: message caption is too long"
+    return None
+
+
+def parse_html(html: str) -> str:
+    """The plain text of Telegram-flavoured HTML, or ValueError the way the Bot API words it."""
+    out: list[str] = []
+    stack: list[str] = []
+    at = 0
+    while at < len(html):
+        char = html[at]
+        if char == "<":
+            match = _TAG.match(html, at)
+            if match is None:
+                raise ValueError(f"unsupported start tag at byte offset {at}")
+            closing, name = match.group(1), match.group(2).lower()
+            if name not in HTML_TAGS:
+                raise ValueError(f'unsupported start tag "{name}" at byte offset {at}')
+            if closing:
+                if not stack or stack[-1] != name:
+                    raise ValueError(f'unmatched end tag at byte offset {at}, expected "</{stack[-1] if stack else ""}>", '
+                                     f'found "</{name}>"')
+                stack.pop()
+            else:
+                stack.append(name)
+            at = match.end()
+        elif char == "&":
+            end = html.find(";", at)
+            name = html[at + 1 : end] if end != -1 else ""
+            if name in NAMED_ENTITIES or re.fullmatch(r"#\d+|#x[0-9A-Fa-f]+", name):
+                out.append(html_lib.unescape(html[at : end + 1]))
+                at = end + 1
+            else:
+                out.append("&")  # Telegram keeps a lone ampersand that starts no entity as text
+                at += 1
+        elif char == ">":
+            out.append(">")
+            at += 1
+        else:
+            out.append(char)
+            at += 1
+    if stack:
+        raise ValueError(f'can\'t find end tag corresponding to start tag "{stack[-1]}"')
+    return "".join(out)
 
 
 def _decode(params: dict[str, Any]) -> dict[str, Any]:

@@ -28,20 +28,25 @@ def solve():
 LOOK_AROUND = """
 import os
 def solve():
-    me, parent = os.getpid(), os.getppid()
-    others = sorted(int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me, parent))
-    try:
-        with open("/proc/%d/mem" % parent, "rb") as f:
-            f.read(1)
-        memory = "readable"
-    except OSError:
-        memory = "blocked"
+    # the candidate's process runs under the judging process, which runs under the worker
+    me, judge = os.getpid(), os.getppid()
+    worker = int(open("/proc/%d/stat" % judge).read().rsplit(")", 1)[1].split()[1])
+    others = sorted(int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me, judge, worker))
+    memory = "blocked"
+    for pid in (judge, worker):
+        try:
+            with open("/proc/%d/mem" % pid, "rb") as f:
+                f.read(1)
+            memory = "readable"
+        except OSError:
+            pass
     return [os.listdir("/tmp"), os.listdir("/dev/shm"), others, memory]
 """
 KILL_THE_WORKER = """
 import os, signal
 def solve():
-    os.kill(os.getppid(), signal.SIGKILL)
+    worker = int(open("/proc/%d/stat" % os.getppid()).read().rsplit(")", 1)[1].split()[1])
+    os.kill(worker, signal.SIGKILL)
     return 1
 """
 

@@ -7,6 +7,12 @@
 
 The ground floor of the coach: nothing here imports the rest of it. Whoever builds a runner hands
 it its limits and the unsafe developer flag (the coach reads both from its settings).
+
+Where what lives: sandbox.py (bubblewrap, the host-wide uid pool, collecting a job's output),
+harness.py (inside: the judging process and the candidate's process, and why verdicts are out of
+the candidate's reach), judge.py (compares outside), seccomp.py (the system-call filter),
+cgroup.py (whole-job memory and process caps, and the fallback without cgroups), warm.py and
+zygote.py (warm sandboxes), limits.py (limits and size caps), local.py and over_mcp.py (ports).
 """
 
 from __future__ import annotations
@@ -15,13 +21,13 @@ from typing import Any
 
 from tools.runner.cases import CallCase, Challenge, OpsCase
 from tools.runner.judge import challenge_job, tests_job, verdict
-from tools.runner.limits import CodeRejected, SandboxLimits, check_code
+from tools.runner.limits import MAX_CODE_CHARS, MAX_TESTS_CHARS, CodeRejected, SandboxLimits, check_code, check_tests
 from tools.runner.result import RunResult, Status, TestRecord
 from tools.runner.sandbox import Sandbox, SandboxUnavailable
 from tools.runner.warm import WarmPool
 
 __all__ = ["Challenge", "CodeRejected", "CodeRunner", "RunResult", "SandboxLimits", "Status", "TestRecord",
-           "check_code"]
+           "check_code", "check_tests"]
 
 
 class CodeRunner:
@@ -49,7 +55,10 @@ class CodeRunner:
     def run_challenge(self, code: str, challenge: Challenge) -> RunResult:
         """Run `code` against every case of the challenge; hidden expectations stay out here."""
         try:
+            check_code(code, MAX_CODE_CHARS)
             raw = self._run(challenge_job(code, challenge))
+        except CodeRejected as err:
+            return RunResult(status="error", message=str(err))
         except SandboxUnavailable as err:
             return self._unavailable(err)
         names: list[str] = []
@@ -70,9 +79,14 @@ class CodeRunner:
         return verdict(raw, names, expected, visible, challenge.float_tolerance, raises)
 
     def run_tests(self, code: str, test_code: str, entry_point: str | None = None) -> RunResult:
-        """Run assert-style tests that see the candidate's names as if they followed the code."""
+        """Run assert-style tests that see the candidate's names as if they followed the code
+        (through stand-ins: the tests run in a process of their own, tools/runner/harness.py)."""
         try:
+            check_code(code, MAX_CODE_CHARS)
+            check_tests(test_code, MAX_TESTS_CHARS)
             raw = self._run(tests_job(code, test_code, entry_point))
+        except CodeRejected as err:
+            return RunResult(status="error", message=str(err))
         except SandboxUnavailable as err:
             return self._unavailable(err)
         return verdict(raw, [], None, [])

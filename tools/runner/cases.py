@@ -64,6 +64,10 @@ class Challenge(_Frozen):
     looks_for: tuple[str, ...] = ()
     common_mistakes: tuple[str, ...] = ()
     follow_ups: tuple[str, ...] = ()
+    complexity: str = ""
+    """Time and space of the reference solution, e.g. "O(n log n) time, O(n) space"."""
+    discussion: str = ""
+    """The reference approach in a few sentences: what the interviewer walks through afterwards."""
     float_tolerance: float | None = None
 
     @property

@@ -52,16 +52,22 @@ CPU_KILLED = {-signal.SIGXCPU, -signal.SIGKILL, 128 + signal.SIGXCPU, 128 + sign
 bwrap reports a killed child as 128 + the signal."""
 
 
-def _status_from_run(raw: RawRun, records: list[TestRecord], load_error: str) -> tuple[str, str]:
+CANDIDATE_CPU_KILLED = {signal.SIGXCPU, signal.SIGKILL}
+"""Signals that end the candidate's process at its CPU limit, as the harness reports them."""
+
+
+def _status_from_run(raw: RawRun, records: list[TestRecord], load_error: str, signal_number: int) -> tuple[str, str]:
     err = raw.stderr.decode(errors="replace")
+    if raw.out_of_memory:  # whatever followed (a judge killed, a clock run out) came from that
+        return "memory", "the program ran out of memory (the job's memory limit covers all its processes)"
     if raw.output_exceeded:
         return "output_limit", "the program printed more than the output limit allows"
     if raw.timed_out:
         return "timeout", "the program ran past the wall-clock limit"
     if "MemoryError" in err or "MemoryError" in load_error or any("MemoryError" in r.error for r in records):
         return "memory", "the program ran out of memory"
-    if raw.returncode in CPU_KILLED:
-        return "timeout", "the program used up its CPU time"
+    if raw.returncode in CPU_KILLED or signal_number in CANDIDATE_CPU_KILLED:
+        return "timeout", "the program used up its CPU time (or killed the process that judges it)"
     return "", ""
 
 
@@ -69,7 +75,10 @@ def verdict(raw: RawRun, names: list[str], expected: list[Any] | None, visible: 
             tolerance: float | None = None, raises: list[str | None] | None = None) -> RunResult:
     """Compare the sandbox's records with the cases; anything missing or odd is a failure."""
     records: list[TestRecord] = []
-    load_error = next((r.get("error", "") for r in raw.records if r.get("kind") == "load_error"), "")
+    load_record = next((r for r in raw.records if r.get("kind") == "load_error"), {})
+    load_error = str(load_record.get("error", ""))
+    signal_value = load_record.get("signal")
+    signal_number = signal_value if isinstance(signal_value, int) else 0
     done = any(r.get("kind") == "done" for r in raw.records)
     results = [r for r in raw.records if "kind" not in r]
     garbled = raw.garbled
@@ -91,7 +100,7 @@ def verdict(raw: RawRun, names: list[str], expected: list[Any] | None, visible: 
                 continue
             records.append(TestRecord(name=r["name"], passed=r["ok"], error=str(r.get("error", ""))[:2000]))
     stdout, stderr = raw.stdout.decode(errors="replace"), raw.stderr.decode(errors="replace")
-    status, message = _status_from_run(raw, records, load_error)
+    status, message = _status_from_run(raw, records, load_error, signal_number)
     if not status:
         if load_error:
             status, message = "error", load_error

@@ -20,8 +20,14 @@ class SandboxLimits(BaseModel):
     shm_mib: int = Field(default=1, ge=1, le=256)
 
 
+MAX_CODE_CHARS = 200_000
+MAX_TESTS_CHARS = 200_000
+"""The runner's own backstops; front-ends check their (smaller, configurable) limits first."""
+
+
 class CodeRejected(ValueError):
-    """The code was not run: empty or over the size limit. The message says what to do instead."""
+    """The code or the tests were not run: empty or over the size limit. The message says what
+    to do instead."""
 
 
 def check_code(code: str, max_chars: int) -> str:
@@ -34,3 +40,15 @@ def check_code(code: str, max_chars: int) -> str:
             "Send only the solution, not data or generated files."
         )
     return code
+
+
+def check_tests(tests: str, max_chars: int) -> str:
+    """Test code as it will be run, or CodeRejected saying what to do instead."""
+    if not tests.strip():
+        raise CodeRejected("There are no tests to run: send asserts, test_* functions or a check(candidate) function.")
+    if len(tests) > max_chars:
+        raise CodeRejected(
+            f"Your tests are {len(tests):,} characters; the limit is {max_chars:,}. "
+            "Keep the asserts and build large inputs inside the tests instead of pasting them."
+        )
+    return tests

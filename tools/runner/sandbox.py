@@ -1,18 +1,23 @@
 """Launch one job in a bubblewrap sandbox and collect what comes out, within hard limits.
 
-Inside: every namespace unshared (no network), a read-only view of /usr only, a size-capped
-tmpfs as the work dir, a tiny /dev/shm, no environment, no capabilities, no nested user
-namespaces, and the harness sets CPU, memory, process, file-size and open-file limits on itself.
+Inside: every namespace unshared (no network, a fresh IPC namespace, its own pids), a read-only
+view of /usr only, a size-capped tmpfs as the work dir, a tiny /dev/shm, no environment, no
+capabilities, no nested user namespaces, a seccomp filter (tools/runner/seccomp.py), and the
+harness sets CPU, memory, process, file-size and open-file limits on itself.
 Outside: bwrap starts with an empty environment, as an unprivileged uid of its own when we are
-root (RLIMIT_NPROC means nothing for root), in its own session; a wall clock and output caps are
-enforced here, and the whole process group is killed when the job ends. `--die-with-parent` and
-the pid namespace take every process of the job down with it.
+root (RLIMIT_NPROC means nothing for root), in its own session, inside a cgroup of its own with a
+memory and a process cap for the whole job when the machine allows one (tools/runner/cgroup.py);
+a wall clock and output caps are enforced here. When the job ends its cgroup, its process group
+and its uid are emptied: each can only hold processes of this job, because the uid is held
+host-wide with a lock for the job's whole life. `--die-with-parent` and the pid namespace take
+every process of the job down with it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import selectors
@@ -26,6 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tools.runner import seccomp
+from tools.runner.cgroup import JobCgroup, job_cgroup, kill_if_uid
+from tools.runner.cgroup import disable as disable_cgroups
 from tools.runner.limits import SandboxLimits
 
 HARNESS = Path(__file__).with_name("harness.py")
@@ -51,27 +59,40 @@ class RawRun:
     records: list[dict] = field(default_factory=list)
     garbled: str = ""
     returncode: int | None = None
+    out_of_memory: bool = False
+    """The job's cgroup memory limit killed one of its processes."""
     timed_out: bool = False
     output_exceeded: bool = False
     duration_ms: float = 0.0
 
 
-_HARNESS_COPY: Path | None = None
-
-
 def _readable_harness() -> Path:
-    """A directory with copies of the harness and the warm worker that the job's uid can read
-    (the package may live under /root)."""
-    global _HARNESS_COPY
-    if _HARNESS_COPY is None or not _HARNESS_COPY.exists():
-        directory = Path(tempfile.mkdtemp(prefix="coach-harness-"))
-        directory.chmod(0o755)
-        for source in (HARNESS, ZYGOTE):
-            copy = directory / source.name
-            copy.write_bytes(source.read_bytes())
-            copy.chmod(0o444)
-        _HARNESS_COPY = directory
-    return _HARNESS_COPY
+    """A directory with the harness and the warm worker that the job's uid can read. Not root:
+    the package itself (the job runs as us). Root (the package may live under /root): one
+    root-owned, world-readable copy per version of the two files, shared by every coach process
+    on the host and never left behind as a new temporary directory per process."""
+    if os.geteuid() != 0:
+        return HARNESS.parent
+    sources = {source.name: source.read_bytes() for source in (HARNESS, ZYGOTE)}
+    digest = hashlib.sha256(b"".join(sources.values())).hexdigest()[:16]
+    parent = Path("/run" if os.access("/run", os.W_OK) else tempfile.gettempdir()) / "coach-sandbox"
+    parent.mkdir(mode=0o755, exist_ok=True)
+    if parent.is_symlink() or parent.stat().st_uid != 0 or parent.stat().st_mode & 0o022:
+        raise SandboxUnavailable(f"{parent} is not a root-owned directory only root can write; remove it")
+    final = parent / f"bundle-{digest}"
+    if all((final / name).is_file() and (final / name).read_bytes() == data for name, data in sources.items()):
+        return final
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=parent))
+    try:
+        for name, data in sources.items():
+            (staging / name).write_bytes(data)
+            (staging / name).chmod(0o444)
+        staging.chmod(0o755)
+        with contextlib.suppress(OSError):  # another process won the race: its copy is the same
+            staging.rename(final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final
 
 
 def _find_python() -> str:
@@ -139,10 +160,16 @@ def take_uid() -> int | None:
     return _uids.take() if os.geteuid() == 0 else None
 
 
-def release_uid(uid: int | None) -> None:
-    """Kill anything still running as `uid`, then hand it back to the pool."""
+def release_uid(uid: int | None, cgroup: JobCgroup | None = None) -> None:
+    """Kill anything left in the job's cgroup and anything still running as `uid` (while we hold
+    the uid's lock, every such process is this job's), remove the cgroup, then hand the uid back.
+    A cgroup the kernel let us remove held the whole job and no live process any more (every
+    process of the job was born in it or moved in before it ran anything, see `launch`), so the
+    look through /proc for the uid's processes is needed only without one."""
+    emptied = cgroup is not None and cgroup.remove()
     if uid is not None:
-        _kill_uid(uid)
+        if not emptied:
+            _kill_uid(uid)
         _uids.give(uid)
 
 
@@ -153,6 +180,7 @@ class Sandbox:
         self.bwrap = bwrap if bwrap is not None else (shutil.which("bwrap") or "bwrap")
         self.python = _find_python()
         self.bundle = _readable_harness()
+        self.cgroups = not unsafe
         self._checked = False
 
     # --- availability -------------------------------------------------------------------------
@@ -166,9 +194,12 @@ class Sandbox:
                 "bubblewrap is not installed, so untrusted code cannot run safely. Install it "
                 "(apt-get install -y bubblewrap), or set COACH_UNSAFE_RUNNER=1 on a developer machine "
                 "to run code without a sandbox.")
-        probe = self.run({"mode": "calls", "code": "def f():\n    return 1\n", "entry_point": "f",
-                          "cases": [{"args": []}]})
-        if [r.get("value") for r in probe.records if "kind" not in r] != [1]:
+        ok, probe = self._probe()
+        if not ok and self.cgroups:
+            disable_cgroups("the sandbox did not start inside a job cgroup")  # then without one
+            self.cgroups = False
+            ok, probe = self._probe()
+        if not ok:
             detail = probe.stderr.decode(errors="replace").strip()[:300]
             raise SandboxUnavailable(
                 f"bubblewrap could not start a sandbox ({detail or 'no output'}). User namespaces may "
@@ -176,10 +207,16 @@ class Sandbox:
                 "COACH_UNSAFE_RUNNER=1 on a developer machine.")
         self._checked = True
 
+    def _probe(self) -> tuple[bool, RawRun]:
+        probe = self.run({"mode": "calls", "code": "def f():\n    return 1\n", "entry_point": "f",
+                          "cases": [{"args": []}]})
+        return [r.get("value") for r in probe.records if "kind" not in r] == [1], probe
+
     # --- running ------------------------------------------------------------------------------
 
-    def _argv(self, result_fd: int, program: str = "harness.py") -> list[str]:
-        """bwrap's command line for running `program` (harness.py or zygote.py) with the fd."""
+    def _argv(self, result_fd: int, program: str = "harness.py", filter_fd: int | None = None) -> list[str]:
+        """bwrap's command line for running `program` (harness.py or zygote.py) with the fd and
+        the seccomp filter's fd."""
         lim = self.limits
         if self.unsafe:
             return [self.python, "-I", "-S", str(self.bundle / program), str(result_fd)]
@@ -203,6 +240,7 @@ class Sandbox:
             "--setenv", "HOME", "/tmp", "--setenv", "PATH", "/usr/bin:/bin",
             "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "LANG", "C.UTF-8",
             "--remount-ro", "/",
+            *(["--seccomp", str(filter_fd)] if filter_fd is not None else []),
             self.python, "-I", "-S", f"{SANDBOX_DIR}/{program}", str(result_fd),
         ]
         return argv
@@ -213,34 +251,84 @@ class Sandbox:
         lim = self.limits
         return json.dumps({**job, "limits": {**lim.model_dump(), "nproc": other_processes + lim.processes}}).encode()
 
-    def launch(self, program: str, uid: int | None, fd: int, streams: int) -> subprocess.Popen:
+    def cgroup(self, uid: int | None, headroom_mib: int = 0) -> JobCgroup | None:
+        """A cgroup with the job's memory and process caps for its whole tree, when we can have one."""
+        if not self.cgroups:
+            return None
+        return job_cgroup(uid, (self.limits.memory_mib + headroom_mib) * 1024 * 1024, self.limits.processes)
+
+    def launch(self, program: str, uid: int | None, fd: int, streams: int,
+               cgroup: JobCgroup | None = None) -> subprocess.Popen:
         """Start bwrap running `program` with `fd` passed in, as the job's own uid when we are
         root (set in the child before exec, no Python preexec hook), in its own session, with an
-        empty environment; `streams` is subprocess.PIPE or DEVNULL for stdin, stdout and stderr."""
+        empty environment, inside `cgroup` before `program` reads anything; `streams` is
+        subprocess.PIPE or DEVNULL for stdin, stdout and stderr.
+
+        The sandbox is not held up while it joins its cgroup (on this kind of host the first move
+        of a process into a cgroup waits several ms for the kernel): bwrap says its first
+        process's pid on --info-fd and carries on setting up the sandbox and starting Python while
+        bwrap, that process and what it has started so far (the program, `_join`) are moved in.
+        Until launch returns nothing of the job runs: the program (harness.py, zygote.py) reads
+        its job from stdin or its control socket before it does anything, and its caller sends
+        that only after launch returned, so every process of the job is forked inside."""
         as_job: dict[str, Any] = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
+        filter_fd = None if self.unsafe else seccomp.filter_fd()
+        argv = self._argv(fd, program, filter_fd)
+        passed = [fd] + ([filter_fd] if filter_fd is not None else [])
+        info = (-1, -1)
+        if cgroup is not None:
+            info = os.pipe()
+            argv = [argv[0], "--info-fd", str(info[1]), *argv[1:]]
+            passed += [info[1]]
         try:
-            return subprocess.Popen(
-                self._argv(fd, program), stdin=streams, stdout=streams, stderr=streams,
-                pass_fds=(fd,), env={}, cwd="/", start_new_session=True, **as_job,
+            proc = subprocess.Popen(
+                argv, stdin=streams, stdout=streams, stderr=streams, pass_fds=passed, env={}, cwd="/",
+                start_new_session=True, **as_job,
             )
         except OSError as err:
+            if info[0] >= 0:
+                os.close(info[0])
             raise SandboxUnavailable(f"could not start the sandbox: {err.strerror}") from None
+        finally:
+            for end in passed[1:]:
+                os.close(end)
+        if cgroup is not None:
+            try:
+                with contextlib.suppress(ProcessLookupError):  # then it made no sandbox, or one that dies with it
+                    cgroup.join([proc.pid])  # at once: the kernel's wait for a first move overlaps bwrap's start
+                first = _child_pid(info[0])
+                if first is not None:
+                    _join(cgroup, first)
+                elif not _ends(proc):  # no pid, yet running: its first process may be outside
+                    raise OSError(f"bwrap did not say its first process's pid within {START_SECONDS:.0f} s")
+            except OSError as err:
+                _kill_group(proc)
+                proc.wait()
+                raise SandboxUnavailable(f"could not put the sandbox in its cgroup ({err.strerror or err})") from None
+            finally:
+                os.close(info[0])
+        return proc
 
     def run(self, job: dict) -> RawRun:
         """Run one job; the job dict is what the harness reads (limits are added here)."""
         uid = take_uid()
         payload = self.payload(job, 0 if uid is not None else _own_processes())
-        read_fd, write_fd = os.pipe()
-
         started = time.perf_counter()
         try:
-            proc = self.launch("harness.py", uid, write_fd, subprocess.PIPE)
+            cgroup = self.cgroup(uid)
+        except BaseException:
+            release_uid(uid)
+            raise
+        read_fd, write_fd = os.pipe()
+        try:
+            proc = self.launch("harness.py", uid, write_fd, subprocess.PIPE, cgroup)
         except SandboxUnavailable:
             os.close(read_fd)
-            release_uid(uid)
+            release_uid(uid, cgroup)
             raise
         finally:
             os.close(write_fd)
+        out_of_memory = False
         try:
             raw = collect(self.limits, proc.stdin, proc.stdout, proc.stderr, read_fd, payload,
                           stop=lambda: _kill_group(proc))
@@ -251,9 +339,85 @@ class Sandbox:
         finally:
             _kill_group(proc)
             os.close(read_fd)
-            release_uid(uid)
+            out_of_memory = cgroup is not None and cgroup.out_of_memory()
+            release_uid(uid, cgroup)
+        raw.out_of_memory = out_of_memory
         raw.duration_ms = (time.perf_counter() - started) * 1000
         return raw
+
+
+def _child_pid(info_fd: int, timeout: float = START_SECONDS) -> int | None:
+    """The host pid of the sandbox's first process, from bwrap's --info-fd JSON (None if bwrap
+    stopped before making it)."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while b"}" not in data:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not _readable(info_fd, remaining):
+            return None
+        chunk = os.read(info_fd, 4096)
+        if not chunk:
+            return None
+        data += chunk
+    pid = json.loads(data).get("child-pid")
+    return pid if isinstance(pid, int) else None
+
+
+def _join(cgroup: JobCgroup, first: int) -> None:
+    """Move the sandbox's first process and the program it started into `cgroup` (bwrap is in).
+
+    Complete without stopping the sandbox: a process forked after its parent moved is born
+    inside. bwrap made its first process before it said its pid (possibly before bwrap itself
+    moved) and forks nothing else; the first process forks only the program, which forks nothing
+    before it reads its job. So moving the first process, then the children it had at that
+    moment leaves no process of the job outside. A listed child is moved only while it runs as
+    the job's uid: a pid that ended and was reused by someone else's process stays where it is."""
+    cgroup.join([first])
+    cgroup.join([pid for pid in _children(first) if _runs_as(pid, cgroup.uid)])
+
+
+def _children(pid: int) -> list[int]:
+    """The live children of `pid` (none once it has ended: the pid namespace's init takes its
+    children down with it); by /proc/PID/task/PID/children, or by every process's parent when
+    the kernel lacks that file."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(child) for child in f.read().split()]
+    except FileNotFoundError:
+        if not os.path.exists(f"/proc/{pid}"):
+            return []
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"{entry.path}/stat", "rb") as f:
+                    if int(f.read().rsplit(b")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def _ends(proc: subprocess.Popen) -> bool:
+    """bwrap stopped before making the sandbox (it closed --info-fd without a pid): it exits."""
+    try:
+        proc.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def _runs_as(pid: int, uid: int) -> bool:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid == uid
+    except OSError:
+        return False
+
+
+def _readable(fd: int, timeout: float) -> bool:
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        return bool(sel.select(timeout))
 
 
 def collect(lim: SandboxLimits, stdin, stdout, stderr, result_fd: int, payload: bytes, stop) -> RawRun:
@@ -328,6 +492,10 @@ def _parse_records(data: bytes) -> tuple[list[dict], str]:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill the job's process group, only while its leader is not reaped: a reaped leader's pid,
+    with no process left in its group, may already be another job's group."""
+    if proc.returncode is not None:
+        return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
 
@@ -336,14 +504,15 @@ def _kill_uid(uid: int, patience: float = 3.0) -> None:
     """Anything still running as the job's uid is a leftover: kill it and wait until it is gone,
     so the uid is clean before the next job gets it."""
     deadline = time.monotonic() + patience
+    pause = 0.0005  # a process of the job is usually just finishing its exit: look again soon
     while True:
         alive = list(_pids_of(uid))
         if not alive or time.monotonic() > deadline:
             return
         for pid in alive:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.01)
+            kill_if_uid(pid, uid)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.01)
 
 
 def _pids_of(uid: int) -> list[int]:

@@ -9,6 +9,7 @@ fresh one is started, and every worker is recycled after `recycle_after` jobs.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import queue
@@ -29,6 +30,8 @@ from tools.runner.sandbox import (
 
 START_TIMEOUT = 10.0
 DONE_TIMEOUT = 3.0
+WORKER_MIB = 32
+"""The warm worker's own memory, added to its cgroup's limit (one job at a time runs in it)."""
 
 
 class _WorkerGone(Exception):
@@ -40,9 +43,14 @@ class _Worker:
         self.sandbox = sandbox
         self.jobs = 0
         self.uid = take_uid()
+        try:
+            self.cgroup = sandbox.cgroup(self.uid, headroom_mib=WORKER_MIB)
+        except BaseException:
+            release_uid(self.uid)
+            raise
         self.control, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            self.proc = sandbox.launch("zygote.py", self.uid, inside.fileno(), subprocess.DEVNULL)
+            self.proc = sandbox.launch("zygote.py", self.uid, inside.fileno(), subprocess.DEVNULL, self.cgroup)
         except SandboxUnavailable:
             self._release()
             raise
@@ -81,8 +89,11 @@ class _Worker:
             os.close(fd)
         stopped: list[bool] = []
 
+        oom: list[bool] = []
+
         def stop() -> None:
             stopped.append(True)
+            oom.append(self.cgroup is not None and self.cgroup.out_of_memory())
             self.close()
 
         with open(pipes[0][1], "wb", buffering=0) as stdin, open(pipes[1][0], "rb", buffering=0) as stdout, \
@@ -92,6 +103,8 @@ class _Worker:
         os.close(pipes[3][0])
         self.jobs += 1
         healthy = not stopped
+        if any(oom) or (self.cgroup is not None and self.cgroup.out_of_memory()):
+            raw.out_of_memory, healthy = True, False  # the limit may have hit the worker too: start afresh
         if healthy:
             done = self._line(DONE_TIMEOUT)
             if done.startswith(b"done "):
@@ -109,8 +122,8 @@ class _Worker:
 
     def _release(self) -> None:
         self.control.close()
-        release_uid(self.uid)
-        self.uid = None
+        release_uid(self.uid, self.cgroup)
+        self.uid, self.cgroup = None, None
 
 
 class WarmPool:
@@ -123,6 +136,7 @@ class WarmPool:
         self._slots = threading.Semaphore(size)
         self._workers: set[_Worker] = set()
         self._lock = threading.Lock()
+        atexit.register(self.close)  # the workers die with us anyway; this also removes their cgroups
 
     def run(self, job: dict) -> RawRun:
         payload = self.sandbox.payload(job, other_processes=1)  # the worker itself

@@ -7,7 +7,8 @@ The host sends "run" over the control socket with four descriptors (the job's st
 stderr and result channel). The worker forks; the child puts them on fds 0-3, drops everything
 else and runs the harness exactly as a fresh process would (it reads the job from stdin, so the
 worker itself never holds a job's code or data). When the child exits the worker kills every
-other process in the sandbox, empties /tmp and /dev/shm, and answers "done STATUS". Anything it
+other process in the sandbox, empties /tmp and /dev/shm, removes any System V IPC object (the
+seccomp filter already refuses to make one; this is the second line), and answers "done STATUS". Anything it
 cannot clean makes it exit, and the host starts a fresh sandbox. The worker is not dumpable, so a
 job running as the same uid cannot read its memory or descriptors through /proc or ptrace.
 """
@@ -76,6 +77,37 @@ def wipe(directory):
             os.unlink(path)
 
 
+IPC_RMID = 0
+SYSV = (("shm", "shmctl"), ("sem", "semctl"), ("msg", "msgctl"))
+
+
+def remove_sysv_ipc():
+    """Remove every System V IPC object in this sandbox's IPC namespace (all are the last job's);
+    False if one is left."""
+    libc = None
+    for kind, ctl in SYSV:
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            libc = libc or ctypes.CDLL(None)
+            ipc_id = int(row.split()[1])
+            if ctl == "semctl":
+                libc.semctl(ipc_id, 0, IPC_RMID)
+            else:
+                getattr(libc, ctl)(ipc_id, IPC_RMID, None)
+    for kind, _ in SYSV:
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                if len(f.read().splitlines()) > 1:
+                    return False
+        except OSError:
+            continue
+    return True
+
+
 def child(fds):
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
@@ -115,7 +147,8 @@ def main():
         try:
             wipe("/tmp")
             wipe("/dev/shm")
-        except OSError:
+            clean = remove_sysv_ipc() and clean
+        except (OSError, ValueError, IndexError):
             clean = False
         control.sendall(b"done %d\n" % os.waitstatus_to_exitcode(status))
         if not clean:

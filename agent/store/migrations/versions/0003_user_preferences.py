@@ -19,5 +19,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_column('preferences')
+    # Not batch mode on SQLite: a batch copies `users` and drops the original, which foreign keys
+    # (on in every coach connection) refuse while sessions point at it. SQLite 3.35+ drops a plain
+    # column in place.
+    op.drop_column('users', 'preferences')
