@@ -119,7 +119,7 @@ def test_interactive_terminal_multiline_answer_and_clean_exit() -> None:
     pid, fd = pty.fork()
     if pid == 0:  # child: the real command on a pseudo-terminal
         os.execve(sys.executable, [sys.executable, "-m", "bots.cli", "interview", "--offline", "-n", "1",
-                                   "--topic", "sql"], env)
+                                   "--topic", "sql", "--no-self-rate"], env)  # the rating prompt: test_self_rating
     out = b""
 
     def read_until(marker: bytes, timeout: float = 20) -> None:
@@ -138,7 +138,13 @@ def test_interactive_terminal_multiline_answer_and_clean_exit() -> None:
     read_until(b"Follow-up")
     os.write(fd, b"/end\n")
     read_until(b"Model answer")
-    _, status = os.waitpid(pid, 0)
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)  # a hung child fails the test instead of hanging the suite
+    status = done[1]
+    if done[0] == 0:
+        os.kill(pid, 9)
+        pytest.fail(f"the interview did not exit after its report; it printed: {out[-500:]!r}")
     text = re.sub(r"\x1b\[[0-9;]*m", "", out.decode(errors="replace"))
     assert os.waitstatus_to_exitcode(status) == 0
     assert 'faster_reads' in text and '"An index avoids a full table scan so lookups are faster."' in " ".join(text.split())

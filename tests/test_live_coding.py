@@ -147,7 +147,8 @@ async def test_telegram_livecoding_and_fenced_code(settings: Settings) -> None:
     async with SessionService.open(settings, offline=True, catalog=BANK) as coach:
         app, api, errors = await _chat(coach)
         async with app:
-            [first] = await _say(app, api, "/livecoding")
+            [intro, first] = await _say(app, api, "/livecoding")  # the multi-section intro, then the question
+            assert intro.startswith("Live-coding mock: 8 sections")
             assert "Clock: 0 min elapsed" in first and "say your plan in two sentences" in first
             assert "Question 1/8" in first and "Cut a completion at its stop sequences" in first
             replies = await _say(app, api, "I find each stop's earliest index and cut at the smallest one.")

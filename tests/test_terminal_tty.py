@@ -48,7 +48,7 @@ def screen(child: pexpect.spawn) -> str:
 
 def test_a_long_multi_paragraph_paste_is_stored_whole(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    child = spawn("interview", "--offline", "-n", "1", "--topic", "caching", home=home)
+    child = spawn("interview", "--offline", "--no-self-rate", "-n", "1", "--topic", "caching", home=home)
     child.expect("your answer")
     long_paragraph = ("A cache keeps the least recently used entries out. " * 150)[:6000]
     answer = "First paragraph.\n\n" + long_paragraph  # over the tty's 4095-byte line, with a blank line inside
@@ -65,7 +65,7 @@ def test_a_long_multi_paragraph_paste_is_stored_whole(tmp_path: Path) -> None:
 
 
 def test_ending_with_nothing_answered_says_so(tmp_path: Path) -> None:
-    child = spawn("interview", "--offline", "-n", "2", "--topic", "caching", home=tmp_path / "home")
+    child = spawn("interview", "--offline", "--no-self-rate", "-n", "2", "--topic", "caching", home=tmp_path / "home")
     child.expect("your answer")
     child.send("/end\r")
     shown = " ".join(screen(child).split())
@@ -74,7 +74,7 @@ def test_ending_with_nothing_answered_says_so(tmp_path: Path) -> None:
 
 def _record(home: Path, user: str = "ada") -> tuple[str, list[str]]:
     """One interview on the pty with follow-ups; the session id and the labels it showed, in order."""
-    child = spawn("interview", "--offline", "-n", "2", "--topic", "caching", "--user", user, home=home)
+    child = spawn("interview", "--offline", "--no-self-rate", "-n", "2", "--topic", "caching", "--user", user, home=home)
     for text in ("An LRU cache evicts the least recently used entry", "something about memory", "/skip",
                  "the KV cache keeps keys and values of past tokens", "/end"):
         child.expect("your answer")
