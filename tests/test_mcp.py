@@ -122,7 +122,8 @@ async def test_malformed_json_rpc_over_stdio_gets_an_error_and_the_server_keeps_
            "COACH_BANK_DIR": str(MINI_BANK)}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "mcp_server", "--offline", stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=str(coach_home.parent))
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=str(coach_home.parent),
+        limit=1 << 22)  # one JSON-RPC message per line; tools/list with output schemas passes 64 KiB
 
     async def send(obj) -> None:
         proc.stdin.write((obj if isinstance(obj, str) else json.dumps(obj)).encode() + b"\n")
