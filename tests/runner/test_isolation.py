@@ -117,6 +117,7 @@ def test_every_process_of_the_job_is_in_its_cgroup(warm: int) -> None:
     finally:
         runner.close()
     assert result.status == "passed", result
+    assert runner.sandbox.cgroups, cgroup.describe()
     processes = result.stdout.split("\n")[:3]
     assert len(processes) == 3, result.stdout
     wanted = ("0",) if layout.version == 2 else ("memory", "pids")

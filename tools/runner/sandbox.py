@@ -195,10 +195,13 @@ class Sandbox:
                 "(apt-get install -y bubblewrap), or set COACH_UNSAFE_RUNNER=1 on a developer machine "
                 "to run code without a sandbox.")
         ok, probe = self._probe()
-        if not ok and self.cgroups:
-            disable_cgroups("the sandbox did not start inside a job cgroup")  # then without one
+        if not ok and self.cgroups:  # try once without a cgroup
             self.cgroups = False
             ok, probe = self._probe()
+            if ok:  # the cgroup was the trouble: stop making them in this process
+                disable_cgroups("the sandbox did not start inside a job cgroup")
+            else:  # bwrap itself is broken (a bad path, no user namespaces): cgroups are not to blame
+                self.cgroups = True
         if not ok:
             detail = probe.stderr.decode(errors="replace").strip()[:300]
             raise SandboxUnavailable(
