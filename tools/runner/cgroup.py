@@ -230,12 +230,22 @@ class JobCgroup:
 
 
 def job_cgroup(uid: int | None, memory_bytes: int, processes: int) -> JobCgroup | None:
-    """A fresh cgroup for the job running as `uid`, or None when there is none to be had."""
+    """A fresh cgroup for the job running as `uid`, or None when this machine gives none (then
+    per-process limits apply, as documented); CgroupFailed when it does but this one failed."""
     layout = detect()
     if layout is None or uid is None:
         return None
     try:
         return JobCgroup(layout, uid, memory_bytes, processes)
+    except OSError:  # a leftover of the uid's last job that had not died yet: one more go
+        time.sleep(0.05)
+    try:
+        return JobCgroup(layout, uid, memory_bytes, processes)
     except OSError as err:
-        disable(f"could not make a job cgroup ({err.strerror or err})")
-        return None
+        # Fail closed: a job must never run with weaker limits than the machine allows because
+        # an earlier job (maybe a hostile one) left its cgroup in a state we could not reset.
+        raise CgroupFailed(f"could not set up the job's cgroup ({err.strerror or err})") from None
+
+
+class CgroupFailed(Exception):
+    """This job's cgroup could not be made although cgroups work here: the job must not run."""

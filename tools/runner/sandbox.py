@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.runner import seccomp
-from tools.runner.cgroup import JobCgroup, job_cgroup, kill_if_uid
+from tools.runner.cgroup import CgroupFailed, JobCgroup, job_cgroup, kill_if_uid
 from tools.runner.cgroup import disable as disable_cgroups
 from tools.runner.limits import SandboxLimits
 
@@ -258,7 +258,10 @@ class Sandbox:
         """A cgroup with the job's memory and process caps for its whole tree, when we can have one."""
         if not self.cgroups:
             return None
-        return job_cgroup(uid, (self.limits.memory_mib + headroom_mib) * 1024 * 1024, self.limits.processes)
+        try:
+            return job_cgroup(uid, (self.limits.memory_mib + headroom_mib) * 1024 * 1024, self.limits.processes)
+        except CgroupFailed as err:
+            raise SandboxUnavailable(f"{err}; the code was not run: send it again") from None
 
     def launch(self, program: str, uid: int | None, fd: int, streams: int,
                cgroup: JobCgroup | None = None) -> subprocess.Popen:
