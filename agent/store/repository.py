@@ -6,6 +6,7 @@ Writes are idempotent where a crash could make the service repeat them: turns ar
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -59,9 +60,9 @@ def open_engine(url: str) -> Engine:
         path = Path(url.removeprefix("sqlite:///"))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            probe = path.parent / ".write-probe"
-            probe.touch()
-            probe.unlink()
+            # a probe of its own: processes starting together must not unlink each other's
+            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".write-probe-"):
+                pass
         except OSError as err:
             raise ConfigError(
                 f"cannot write the database at {path} ({err.strerror}); "
