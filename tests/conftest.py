@@ -9,6 +9,12 @@ from pathlib import Path
 
 import pytest
 
+try:  # a clone without the project installed: say the one command, not a ModuleNotFoundError
+    import langgraph  # noqa: F401
+except ModuleNotFoundError as err:
+    raise pytest.UsageError(f"{err.name} is not installed: run `pip install -e \".[test]\"` first, "
+                            "then `pytest` (the README's test command does both)") from None
+
 from agent.catalog import Catalog
 from agent.config import Settings
 from agent.service import SessionService
