@@ -126,12 +126,15 @@ def test_every_process_of_the_job_is_in_its_cgroup(warm: int) -> None:
             # of the candidate runs), sampled until the job ends.
             deadline = time.monotonic() + 60
             while not job.done() and time.monotonic() < deadline:
+                snapshot: dict[int, str] = {}  # the processes alive now (a short-lived one may not be moved yet)
                 for uid in _uids.held():
                     for pid in _pids_of(uid):
                         try:
-                            seen[pid] = Path(f"/proc/{pid}/cgroup").read_text()
+                            snapshot[pid] = Path(f"/proc/{pid}/cgroup").read_text()
                         except OSError:
                             continue
+                if len(snapshot) >= 3:
+                    seen = snapshot
                 time.sleep(0.05)
             result = job.result(timeout=120)
     finally:
