@@ -129,7 +129,7 @@ async def test_supervisor_step_cap_ends_the_turn_with_a_message_and_loses_nothin
 async def test_recursion_limit_backstop_ends_the_turn_with_a_message(settings: Settings, mini_bank: Catalog) -> None:
     async with SessionService.open(settings, offline=True, catalog=mini_bank) as coach:
         step = await coach.start("ann", topic="sql", questions=1)
-        coach.settings = settings.model_copy(update={"limits": Limits(recursion_limit=2)})
+        coach.settings = settings.model_copy(update={"limits": Limits(recursion_limit=1)})
         stuck = await coach.answer(step.session_id, "ann", "An index avoids a full table scan.")
         coach.settings = settings
         assert "went round in circles" in stuck.notice

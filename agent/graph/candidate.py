@@ -22,7 +22,7 @@ def candidate_node(state: InterviewState) -> dict[str, Any]:
     action = Action.model_validate(interrupt({"current": current, "notice": state.get("notice", "")}))
     if action.key and action.key in state.get("action_keys", []):
         return {"duplicate": True}  # delivered twice (a retried webhook, a double tap): act once
-    fresh: dict[str, Any] = {"notice": "", "events": [], "model_calls": 0, "steps": 0, "duplicate": False}
+    fresh: dict[str, Any] = {"notice": "", "events": [], "model_calls": 0, "steps": 1, "duplicate": False}
     if action.key:
         fresh["action_keys"] = ([*state.get("action_keys", []), action.key])[-KEEP_KEYS:]
     if current is None:

@@ -92,7 +92,7 @@ class InterviewState(TypedDict, total=False):
     model_calls: int
     """Model calls made since the candidate's last action (capped per turn)."""
     steps: int
-    """Supervisor visits since the candidate's last action (capped per action)."""
+    """Node runs since the candidate's last action, the candidate's own included (the supervisor caps it)."""
     action_keys: list[str]
     """Idempotency keys of recent actions (e.g. a chat message id): a repeat is dropped."""
     duplicate: bool
