@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, overload
 
-from sqlalchemy import Engine, String, create_engine, event, func, select
+from sqlalchemy import Engine, String, create_engine, event, func, insert, select
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -245,10 +245,15 @@ class Store:
         with self._tx() as db:
             have = set(db.scalars(select(TurnRow.seq).where(TurnRow.session_id == session_id)))
             new = [t for t in turns if t.seq not in have]
+            if not new:
+                return new
+            # Plain inserts, not ORM objects: a turn is written once and never read back here,
+            # and the unit of work's bookkeeping cost more than the statements themselves.
+            db.execute(insert(TurnRow), [_turn_values(session_id, t) for t in new])
+            usage = [_usage_values(uid, session_id, t.seq, u, price(u)) for t in new for u in t.usage]
+            if usage:
+                db.execute(insert(UsageRow), usage)
             for t in new:
-                db.add(_turn_row(session_id, t))
-                for u in t.usage:
-                    db.add(_usage_row(uid, session_id, t.seq, u, price(u)))
                 if t.grade is not None and t.follow_up_of is None:
                     _remember(db, uid, t)
                 elif t.self_rating == 1:
@@ -367,19 +372,17 @@ class Store:
         uid = self.user_id(user)
         now = now or utcnow()
         with self._tx() as db:
-            due = db.scalars(
-                select(ReviewCardRow.question_id)
-                .where(ReviewCardRow.user_id == uid, ReviewCardRow.due <= now)
-                .order_by(ReviewCardRow.due)
-                .limit(due_limit)
-            ).all()
-            seen = db.scalars(select(ReviewCardRow.question_id).where(ReviewCardRow.user_id == uid)).all()
-            mastery = db.scalars(select(TopicMasteryRow).where(TopicMasteryRow.user_id == uid)).all()
-            return memory.Memory(
-                due=tuple(due),
-                seen=frozenset(seen),
-                mastery=tuple(memory.TopicMastery(m.topic, m.mastery, m.evidence, m.lapses) for m in mastery),
-            )
+            # One read of the user's cards gives both what is due and what was seen.
+            cards = db.execute(select(ReviewCardRow.question_id, ReviewCardRow.due)
+                               .where(ReviewCardRow.user_id == uid)).all()
+            mastery = db.execute(select(TopicMasteryRow.topic, TopicMasteryRow.mastery, TopicMasteryRow.evidence,
+                                        TopicMasteryRow.lapses).where(TopicMasteryRow.user_id == uid)).all()
+        due = sorted((_aware(d), q) for q, d in cards if _aware(d) <= now)[:due_limit]
+        return memory.Memory(
+            due=tuple(q for _d, q in due),
+            seen=frozenset(q for q, _d in cards),
+            mastery=tuple(memory.TopicMastery(*m) for m in mastery),
+        )
 
     def missed_before(self, user: str, question_id: str) -> Counter[str]:
         """How often each key point of a question was missed in the user's earlier answers."""
@@ -493,50 +496,50 @@ def _review_tomorrow(db: Session, uid: int, question_id: str, at: datetime) -> N
         card_row.card = {**card_row.card, "due": tomorrow.isoformat()}
 
 
-def _usage_row(uid: int, session_id: str, seq: int, u: Usage, cost: float) -> UsageRow:
-    return UsageRow(
-        user_id=uid,
-        session_id=session_id,
-        turn_seq=seq,
-        model=u.model,
-        purpose=u.purpose,
-        input_tokens=u.input_tokens,
-        output_tokens=u.output_tokens,
-        cache_read_tokens=u.cache_read_tokens,
-        cache_write_tokens=u.cache_write_tokens,
-        cost_usd=cost,
-        created_at=utcnow(),
-    )
+def _usage_values(uid: int, session_id: str, seq: int, u: Usage, cost: float) -> dict[str, Any]:
+    return {
+        "user_id": uid,
+        "session_id": session_id,
+        "turn_seq": seq,
+        "model": u.model,
+        "purpose": u.purpose,
+        "input_tokens": u.input_tokens,
+        "output_tokens": u.output_tokens,
+        "cache_read_tokens": u.cache_read_tokens,
+        "cache_write_tokens": u.cache_write_tokens,
+        "cost_usd": cost,
+        "created_at": utcnow(),
+    }
 
 
-def _turn_row(session_id: str, t: Turn) -> TurnRow:
-    return TurnRow(
-        session_id=session_id,
-        seq=t.seq,
-        question_id=t.question_id,
-        question_version=t.question_version,
-        topic=t.topic,
-        prompt=t.prompt,
-        follow_up_of=t.follow_up_of,
-        probed_key_point=t.probed_key_point,
-        answer=t.answer,
-        outcome=t.outcome,
-        hints=list(t.hints),
-        asked_at=t.asked_at,
-        answered_at=t.answered_at,
-        score=t.grade.score if t.grade else None,
-        rating=t.grade.rating if t.grade else None,
-        grader=t.grade.grader if t.grade else None,
-        grade=t.grade.model_dump(mode="json") if t.grade else None,
-        chosen_because=t.chosen_because or None,
-        time_budget_s=t.time_budget_s,
-        late=t.late,
-        guardrail_events=[e.model_dump(mode="json") for e in t.guardrail_events],
-        code_runs=[r.model_dump(mode="json") for r in t.code_runs],
-        self_rating=t.self_rating,
-        hinted=list(t.hinted),
-        section=t.section,
-    )
+def _turn_values(session_id: str, t: Turn) -> dict[str, Any]:
+    return {
+        "session_id": session_id,
+        "seq": t.seq,
+        "question_id": t.question_id,
+        "question_version": t.question_version,
+        "topic": t.topic,
+        "prompt": t.prompt,
+        "follow_up_of": t.follow_up_of,
+        "probed_key_point": t.probed_key_point,
+        "answer": t.answer,
+        "outcome": t.outcome,
+        "hints": list(t.hints),
+        "asked_at": t.asked_at,
+        "answered_at": t.answered_at,
+        "score": t.grade.score if t.grade else None,
+        "rating": t.grade.rating if t.grade else None,
+        "grader": t.grade.grader if t.grade else None,
+        "grade": t.grade.model_dump(mode="json") if t.grade else None,
+        "chosen_because": t.chosen_because or None,
+        "time_budget_s": t.time_budget_s,
+        "late": t.late,
+        "guardrail_events": [e.model_dump(mode="json") for e in t.guardrail_events],
+        "code_runs": [r.model_dump(mode="json") for r in t.code_runs],
+        "self_rating": t.self_rating,
+        "hinted": list(t.hinted),
+        "section": t.section,
+    }
 
 
 def _turn(r: TurnRow, usage: list[UsageRow]) -> Turn:
