@@ -7,10 +7,10 @@ and the code runner.
                  |  |-> code_runner   (coding answers: hidden tests in the sandbox)
                  |  |-> finish -> END
                  |  |-> stuck         (past the step cap: back to the candidate)
-                 +--------------+  after every node the supervisor routes again
+                 +--------------+  every node hands back to the supervisor
 
-The supervisor is the routing function on the edges (agent/graph/supervisor.py), so routing
-costs no superstep of its own.
+The supervisor is a routing function every node hands back to (agent/graph/supervisor.py):
+it names the next node in the node's `Command`, so routing costs no superstep of its own.
 
 `build_graph` returns the uncompiled graph so the caller chooses the checkpointer.
 """
@@ -25,21 +25,23 @@ from agent.graph.deps import CodeRunnerPort, GraphDeps
 from agent.graph.grader import make_grader
 from agent.graph.interviewer import make_finish, make_interviewer
 from agent.graph.state import Action, ActionKind, InterviewState, OpenTurn
-from agent.graph.supervisor import DESTINATIONS, NODES, STUCK, counted, make_supervisor, stuck
+from agent.graph.supervisor import DESTINATIONS, STUCK, make_supervisor, stuck, supervised
 
 __all__ = ["STUCK", "Action", "ActionKind", "CodeRunnerPort", "GraphDeps", "InterviewState", "OpenTurn", "build_graph"]
 
 
 def build_graph(deps: GraphDeps) -> StateGraph[InterviewState]:
     graph = StateGraph(InterviewState)
-    graph.add_node("interviewer", counted(make_interviewer(deps)))
-    graph.add_node("candidate", candidate_node)  # starts the count afresh: it takes the action
-    graph.add_node("grader", counted(make_grader(deps)))
-    graph.add_node("code_runner", counted(make_code_runner(deps)))
-    graph.add_node("finish", counted(make_finish(deps)))
-    graph.add_node("stuck", stuck)
     supervisor = make_supervisor(deps.limits, runs_code=deps.runner is not None)
-    graph.add_conditional_edges(START, supervisor, DESTINATIONS)
-    for node in NODES:
-        graph.add_conditional_edges(node, supervisor, DESTINATIONS)
+    nodes = {
+        "interviewer": supervised(make_interviewer(deps), supervisor),
+        "candidate": supervised(candidate_node, supervisor, counts=False),  # it starts the count afresh
+        "grader": supervised(make_grader(deps), supervisor),
+        "code_runner": supervised(make_code_runner(deps), supervisor),
+        "finish": supervised(make_finish(deps), supervisor),
+        "stuck": supervised(stuck, supervisor, counts=False),
+    }
+    for name, node in nodes.items():
+        graph.add_node(name, node, destinations=DESTINATIONS)
+    graph.add_conditional_edges(START, supervisor, list(DESTINATIONS))
     return graph

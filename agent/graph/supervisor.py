@@ -1,9 +1,10 @@
 """The supervisor: a pure routing table over the interview's phase and the candidate's action.
 
-It routes on the graph's edges (LangGraph conditional edges after START and after every node),
-not as a node of its own, so a turn costs four node runs (candidate, grader, interviewer,
-candidate) instead of seven: each superstep LangGraph runs costs about as much as the bare
-one-node turn it is measured against (`benchmarks/bench_turn.py`).
+It is not a node of its own: every node hands back to it (`supervised`), and it names the next
+node in the node's `Command`, so a turn costs four node runs (candidate, grader, interviewer,
+candidate) instead of seven. Each superstep LangGraph runs costs about a third of the bare
+one-node turn it is measured against (`benchmarks/bench_turn.py`), and a conditional edge would
+add a traced run of its own per routing.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import inspect
 from typing import Any
 
 from langgraph.graph import END
+from langgraph.types import Command
 
 from agent.config import Limits
 from agent.graph.deps import Node
@@ -33,7 +35,7 @@ def make_supervisor(limits: Limits, runs_code: bool) -> Any:
     def supervisor(state: InterviewState) -> str:
         """Route on the interview's phase, then on what the candidate asked for.
 
-        `steps` counts the node runs since the candidate's last action (see `counted`): past the
+        `steps` counts the node runs since the candidate's last action (see `supervised`): past the
         per-action cap the turn ends gracefully (back to the candidate with a message, through
         `stuck`), never with an exception.
         """
@@ -59,17 +61,27 @@ def stuck(state: InterviewState) -> dict[str, Any]:
     return {"phase": "await", "action": None, "notice": STUCK}
 
 
-def counted(node: Node) -> Node:
-    """`node`, adding one to `steps`, the supervisor's count of node runs since the last action."""
+def supervised(node: Node, supervisor: Any, counts: bool = True) -> Node:
+    """`node`, handing back to the supervisor: after its update, the supervisor names the next node
+    (a `Command`), so routing needs neither a node nor a traced edge of its own. `counts`: the run
+    adds one to `steps` (the candidate's own update starts the count afresh)."""
+
+    def handoff(state: InterviewState, update: dict[str, Any]) -> Command[str]:
+        if counts:
+            update = {**update, "steps": state.get("steps", 0) + 1}
+        # The supervisor reads only plain last-value keys (phase, steps, action, current), so the
+        # state it routes on is the state with this update applied.
+        return Command(goto=supervisor({**state, **update}), update=update)
+
     if inspect.iscoroutinefunction(node):
         @functools.wraps(node)
-        async def counted_async(state: InterviewState) -> Any:
-            return {**await node(state), "steps": state.get("steps", 0) + 1}
+        async def supervised_async(state: InterviewState) -> Command[str]:
+            return handoff(state, await node(state))
 
-        return counted_async
+        return supervised_async
 
     @functools.wraps(node)
-    def counted_sync(state: InterviewState) -> Any:
-        return {**node(state), "steps": state.get("steps", 0) + 1}
+    def supervised_sync(state: InterviewState) -> Command[str]:
+        return handoff(state, node(state))
 
-    return counted_sync
+    return supervised_sync
