@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, overload
 
-from sqlalchemy import Engine, String, create_engine, event, func, insert, select
+from sqlalchemy import Engine, Integer, String, bindparam, create_engine, event, func, insert, select, update
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,7 +23,7 @@ from agent import memory
 from agent.domain import CodeRun, Grade, GuardrailEvent, Turn, Usage
 from agent.errors import ConfigError, NotFound
 from agent.store import migrate
-from agent.store.models import ReviewCardRow, SessionRow, TopicMasteryRow, TurnRow, UsageRow, UserRow
+from agent.store.models import Base, ReviewCardRow, SessionRow, TopicMasteryRow, TurnRow, UsageRow, UserRow
 
 
 def utcnow() -> datetime:
@@ -243,16 +243,16 @@ class Store:
         """
         uid = self.user_id(user)
         with self._tx() as db:
-            have = set(db.scalars(select(TurnRow.seq).where(TurnRow.session_id == session_id)))
+            have = set(db.scalars(_STORED_SEQS, {"sid": session_id}))
             new = [t for t in turns if t.seq not in have]
             if not new:
                 return new
             # Plain inserts, not ORM objects: a turn is written once and never read back here,
             # and the unit of work's bookkeeping cost more than the statements themselves.
-            db.execute(insert(TurnRow), [_turn_values(session_id, t) for t in new])
+            db.execute(insert(_TURNS), [_turn_values(session_id, t) for t in new])
             usage = [_usage_values(uid, session_id, t.seq, u, price(u)) for t in new for u in t.usage]
             if usage:
-                db.execute(insert(UsageRow), usage)
+                db.execute(insert(_USAGE), usage)
             for t in new:
                 if t.grade is not None and t.follow_up_of is None:
                     _remember(db, uid, t)
@@ -373,10 +373,8 @@ class Store:
         now = now or utcnow()
         with self._tx() as db:
             # One read of the user's cards gives both what is due and what was seen.
-            cards = db.execute(select(ReviewCardRow.question_id, ReviewCardRow.due)
-                               .where(ReviewCardRow.user_id == uid)).all()
-            mastery = db.execute(select(TopicMasteryRow.topic, TopicMasteryRow.mastery, TopicMasteryRow.evidence,
-                                        TopicMasteryRow.lapses).where(TopicMasteryRow.user_id == uid)).all()
+            cards = db.execute(_CARDS_OF_USER, {"uid": uid}).all()
+            mastery = db.execute(_MASTERY_OF_USER, {"uid": uid}).all()
         due = sorted((_aware(d), q) for q, d in cards if _aware(d) <= now)[:due_limit]
         return memory.Memory(
             due=tuple(q for _d, q in due),
@@ -388,11 +386,7 @@ class Store:
         """How often each key point of a question was missed in the user's earlier answers."""
         uid = self.user_id(user)
         with self._tx() as db:
-            grades = db.scalars(
-                select(TurnRow.grade)
-                .join(SessionRow, SessionRow.id == TurnRow.session_id)
-                .where(SessionRow.user_id == uid, TurnRow.question_id == question_id, TurnRow.grade.is_not(None))
-            ).all()
+            grades = db.scalars(_GRADES_OF_QUESTION, {"uid": uid, "qid": question_id}).all()
         # JSON columns keep Python None as JSON null, which `is_not(None)` lets through
         return Counter(v["key_point"] for g in grades if g for v in g["verdicts"] if v["verdict"] != "covered")
 
@@ -455,34 +449,57 @@ class Store:
         return [(_aware(at), topic, score) for at, topic, score in rows]  # type: ignore[misc]
 
 
+# The per-answer statements, built once: SQLAlchemy caches their compiled form, and building a
+# statement costs more than running it on SQLite (benchmarks/bench_turn.py profiles the turn).
+_TURNS = Base.metadata.tables[TurnRow.__tablename__]
+_USAGE = Base.metadata.tables[UsageRow.__tablename__]
+_CARDS = Base.metadata.tables[ReviewCardRow.__tablename__]
+_MASTERY = Base.metadata.tables[TopicMasteryRow.__tablename__]
+_STORED_SEQS = select(TurnRow.seq).where(TurnRow.session_id == bindparam("sid"))
+_CARDS_OF_USER = select(ReviewCardRow.question_id, ReviewCardRow.due).where(ReviewCardRow.user_id == bindparam("uid"))
+_MASTERY_OF_USER = select(TopicMasteryRow.topic, TopicMasteryRow.mastery, TopicMasteryRow.evidence,
+                          TopicMasteryRow.lapses).where(TopicMasteryRow.user_id == bindparam("uid"))
+_GRADES_OF_QUESTION = (select(TurnRow.grade).join(SessionRow, SessionRow.id == TurnRow.session_id)
+                       .where(SessionRow.user_id == bindparam("uid"), TurnRow.question_id == bindparam("qid"),
+                              TurnRow.grade.is_not(None)))
+_CARD_OF = select(ReviewCardRow.card, ReviewCardRow.last_rating).where(
+    ReviewCardRow.user_id == bindparam("uid"), ReviewCardRow.question_id == bindparam("qid"))
+_MASTERY_OF = select(TopicMasteryRow.mastery, TopicMasteryRow.evidence).where(
+    TopicMasteryRow.user_id == bindparam("uid"), TopicMasteryRow.topic == bindparam("tid"))
+_REVIEW_CARD = (update(_CARDS)
+                .where(_CARDS.c.user_id == bindparam("uid"), _CARDS.c.question_id == bindparam("qid"))
+                .values(reviews=_CARDS.c.reviews + 1, lapses=_CARDS.c.lapses + bindparam("lapsed", type_=Integer)))
+_MOVE_MASTERY = (update(_MASTERY)
+                 .where(_MASTERY.c.user_id == bindparam("uid"), _MASTERY.c.topic == bindparam("tid"))
+                 .values(evidence=_MASTERY.c.evidence + 1, lapses=_MASTERY.c.lapses + bindparam("lapsed", type_=Integer)))
+
+
 def _remember(db: Session, uid: int, turn: Turn) -> None:
     """Review the question's card with the grade's rating and move the topic's mastery."""
     assert turn.grade is not None
     at = (turn.answered_at or utcnow()).astimezone(UTC)  # PostgreSQL hands back its own UTC tzinfo; FSRS wants UTC
-    card_row = db.get(ReviewCardRow, (uid, turn.question_id))
-    lapsed = bool(card_row and card_row.last_rating >= 3 and turn.grade.rating == 1)
-    card = memory.review(card_row.card if card_row else None, turn.grade.rating, at)
-    if card_row is None:
-        card_row = ReviewCardRow(user_id=uid, question_id=turn.question_id, topic=turn.topic, reviews=0, lapses=0)
-        db.add(card_row)
-    card_row.card = card
-    card_row.due = memory.due_at(card)
-    card_row.reviews += 1
-    card_row.lapses += int(lapsed)
-    card_row.last_rating = turn.grade.rating
-    card_row.updated_at = at
+    rating, score = turn.grade.rating, turn.grade.score
+    key = {"uid": uid, "qid": turn.question_id}
+    before = db.execute(_CARD_OF, key).first()
+    lapsed = int(bool(before and before.last_rating >= 3 and rating == 1))
+    card = memory.review(before.card if before else None, rating, at)
+    changes = {"card": card, "due": memory.due_at(card), "last_rating": rating, "updated_at": at}
+    if before is None:
+        db.execute(insert(_CARDS), {"user_id": uid, "question_id": turn.question_id, "topic": turn.topic,
+                                    "reviews": 1, "lapses": 0, **changes})
+    else:
+        db.execute(_REVIEW_CARD, {**key, "lapsed": lapsed, **changes})
     if turn.self_rating == 1:
         _review_tomorrow(db, uid, turn.question_id, at)
 
-    row = db.get(TopicMasteryRow, (uid, turn.topic))
-    if row is None:
-        row = TopicMasteryRow(user_id=uid, topic=turn.topic, mastery=turn.grade.score, evidence=0, lapses=0)
-        db.add(row)
+    topic = {"uid": uid, "tid": turn.topic}
+    before_topic = db.execute(_MASTERY_OF, topic).first()
+    if before_topic is None:
+        db.execute(insert(_MASTERY), {"user_id": uid, "topic": turn.topic, "mastery": score, "evidence": 1,
+                                      "lapses": lapsed, "updated_at": at})
     else:
-        row.mastery = memory.next_mastery(row.mastery, row.evidence, turn.grade.score)
-    row.evidence += 1
-    row.lapses += int(lapsed)
-    row.updated_at = at
+        mastery = memory.next_mastery(before_topic.mastery, before_topic.evidence, score)
+        db.execute(_MOVE_MASTERY, {**topic, "lapsed": lapsed, "updated_at": at, "mastery": mastery})
 
 
 def _review_tomorrow(db: Session, uid: int, question_id: str, at: datetime) -> None:
