@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 from langgraph.graph import END
@@ -25,11 +26,14 @@ PHASE_ROUTES: dict[str, str] = {"ask": "interviewer", "await": "candidate"}
 NODES = ("interviewer", "candidate", "grader", "code_runner", "finish", "stuck")
 DESTINATIONS = (*NODES, END)
 
+Supervisor = Callable[[InterviewState], str]
+"""Names the node that acts next (or END) from the state."""
+
 STUCK = ("The coach went round in circles on that step and stopped it; what was graded is saved. "
          "Send your answer again (or anything, if no question is shown), or /skip.")
 
 
-def make_supervisor(limits: Limits, runs_code: bool) -> Any:
+def make_supervisor(limits: Limits, runs_code: bool) -> Supervisor:
     """`runs_code`: coding answers go to the code runner (else the grader reads them as text)."""
 
     def supervisor(state: InterviewState) -> str:
@@ -61,7 +65,7 @@ def stuck(state: InterviewState) -> dict[str, Any]:
     return {"phase": "await", "action": None, "notice": STUCK}
 
 
-def supervised(node: Node, supervisor: Any, counts: bool = True) -> Node:
+def supervised(node: Node, supervisor: Supervisor, counts: bool = True) -> Node:
     """`node`, handing back to the supervisor: after its update, the supervisor names the next node
     (a `Command`), so routing needs neither a node nor a traced edge of its own. `counts`: the run
     adds one to `steps` (the candidate's own update starts the count afresh)."""
