@@ -75,7 +75,8 @@ def supervised(node: Node, supervisor: Supervisor, counts: bool = True) -> Node:
             update = {**update, "steps": state.get("steps", 0) + 1}
         # The supervisor reads only plain last-value keys (phase, steps, action, current), so the
         # state it routes on is the state with this update applied.
-        return Command(goto=supervisor({**state, **update}), update=update)
+        after: InterviewState = {**state, **update}  # type: ignore[typeddict-item]  # node updates are partial states
+        return Command(goto=supervisor(after), update=update)
 
     if inspect.iscoroutinefunction(node):
         @functools.wraps(node)
