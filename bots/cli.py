@@ -15,10 +15,12 @@ import sys
 from agent.redaction import install_redaction, redact, report_unexpected
 from bots.app import app
 from bots.commands import bank, eval, grade_file, interview, mcp, progress, run_code, sessions, telegram  # noqa: F401  (each module registers its command)
+from bots.startup import defer_collection
 
 
 def main() -> None:
     install_redaction()  # first: secrets are masked in every log line and error from here on
+    defer_collection()  # until the command's start-up is done (bots/startup.py)
     try:
         app()
         code: int = 0

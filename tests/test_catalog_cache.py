@@ -71,3 +71,81 @@ def test_challenges_are_read_on_first_use(tmp_path: Path) -> None:
     assert len(catalog) > 0
     with pytest.raises(ConfigError, match=r"broken\.yaml"):
         _ = catalog.challenges
+
+
+@pytest.fixture
+def shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The bundled bank's shared cache in a directory of the test's own, with a clean per-process cache."""
+    import agent.catalog as catalog_module
+
+    where = tmp_path / "shared"
+    monkeypatch.setattr(catalog_module, "SHARED_CACHE", where)
+    _load_cached.cache_clear()
+    yield where
+    _load_cached.cache_clear()
+
+
+def _no_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    import agent.catalog as catalog_module
+
+    def refuse(path: Path) -> list:
+        raise AssertionError(f"{path} was parsed: the cache was missed")
+
+    monkeypatch.setattr(catalog_module, "_items", refuse)
+
+
+def test_a_new_home_reads_the_bundled_bank_from_the_shared_cache(shared: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.catalog import compile_bundled
+
+    assert compile_bundled() == shared
+    assert len(list(shared.glob("bank-*.pickle"))) == 2  # questions + formats, and challenges
+    plain = [q.model_dump() for q in Catalog.load().questions()]
+    _load_cached.cache_clear()
+    _no_parse(monkeypatch)
+    home = tmp_path / "new-home" / "cache"
+    catalog = Catalog.load(cache_dir=home)
+    assert [q.model_dump() for q in catalog.questions()] == plain and catalog.challenges
+    assert not home.exists()  # nothing parsed, nothing written under the new home
+
+
+def test_the_shared_cache_follows_the_bytecode_policy(shared: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.dont_write_bytecode", True)
+    Catalog.load(cache_dir=tmp_path / "home")
+    assert not shared.exists() and list((tmp_path / "home").glob("bank-*.pickle"))  # the home's cache instead
+    _load_cached.cache_clear()
+    monkeypatch.setattr("sys.dont_write_bytecode", False)
+    Catalog.load(cache_dir=tmp_path / "home2")
+    assert list(shared.glob("bank-*.pickle")) and not (tmp_path / "home2").exists()
+
+
+def test_a_corrupt_shared_cache_is_ignored(shared: Path, tmp_path: Path) -> None:
+    from agent.catalog import compile_bundled
+
+    compile_bundled()
+    for f in shared.iterdir():
+        f.write_bytes(b"\x80\x05garbage")
+    _load_cached.cache_clear()
+    cached = Catalog.load(cache_dir=tmp_path / "home")
+    _load_cached.cache_clear()
+    fresh = _load_cached(BUNDLED.resolve(), None)
+    assert [q.model_dump() for q in cached.questions()] == [q.model_dump() for q in fresh.questions()]
+
+
+def test_a_users_own_bank_never_goes_to_the_shared_cache(shared: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.dont_write_bytecode", False)
+    bank = tmp_path / "bank"
+    bank.mkdir()
+    name = sorted(p.name for p in (BUNDLED / "questions").glob("*.yaml"))[0]
+    (bank / name).write_text((BUNDLED / "questions" / name).read_text())
+    Catalog.load(bank, cache_dir=tmp_path / "home")  # the older layout: bundled formats beside the user's
+    assert not shared.exists() and list((tmp_path / "home").glob("bank-*.pickle"))
+
+
+def test_a_shared_cache_file_is_readable_by_everyone(shared: Path) -> None:
+    from agent.catalog import compile_bundled
+
+    compile_bundled()
+    assert all(f.stat().st_mode & 0o777 == 0o644 for f in shared.glob("bank-*.pickle"))

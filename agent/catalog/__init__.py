@@ -7,9 +7,10 @@
 
 A bank directory holds `questions/*.yaml`, `challenges/*.yaml` and `formats.yaml`. A directory
 of question files only (the older layout) keeps the bundled challenges and formats. Each YAML
-file is parsed once per process, with the C loader where libyaml is present; given a cache
-directory (the service passes one under COACH_HOME), the parsed YAML is reused across processes
-while the files are unchanged (`cache.py`), and validated again on every load. Challenges are
+file is parsed once per process, with the C loader where libyaml is present; the parsed YAML is
+reused across processes while the files are unchanged (`cache.py`): the bundled bank's from beside
+the package (`SHARED_CACHE`, for every home), and given a cache directory (the service passes one
+under COACH_HOME) any bank's from there; every item is validated again on every load. Challenges are
 read on first use (only coding rounds and the runner need them: ~40% of the bank's YAML), so a
 broken challenge file is reported then, and by `coach bank validate` as always.
 """
@@ -25,11 +26,13 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from agent.catalog.cache import cached_items
+from agent.catalog.cache import cached_items, shared_cache_dir
 from agent.domain import Challenge, InterviewFormat, Question, QuestionKind
 from agent.errors import ConfigError, NotFound
 
 BUNDLED = Path(__file__).resolve().parent
+SHARED_CACHE: Path | None = shared_cache_dir(BUNDLED)
+"""Where the bundled bank's parse is cached for every home (`cache.py`); None: only under COACH_HOME."""
 M = TypeVar("M", bound=BaseModel)
 
 try:  # the C loader is ~10x faster where libyaml is present
@@ -173,12 +176,29 @@ class Catalog:
         return self._formats[format_id]
 
 
+def _shared_for(files: list[Path]) -> Path | None:
+    """The shared cache, for files of the bundled bank only: a user's own bank stays in their home."""
+    if SHARED_CACHE is None or not all(f.is_relative_to(BUNDLED) for f in files):
+        return None
+    return SHARED_CACHE
+
+
+def compile_bundled() -> Path | None:
+    """Write the bundled bank's shared cache now (at install time, like `compileall`); where it went."""
+    if SHARED_CACHE is None:
+        return None
+    layout = BankLayout(BUNDLED)
+    for files in ([*sorted(layout.questions.glob("*.yaml")), layout.formats], sorted(layout.challenges.glob("*.yaml"))):
+        cached_items(files, _items, None, SHARED_CACHE, write_shared=True)
+    return SHARED_CACHE
+
+
 @lru_cache(maxsize=8)
 def _load_cached(directory: Path, cache_dir: Path | None = None) -> Catalog:
     layout = BankLayout(directory)
     question_files = sorted(layout.questions.glob("*.yaml"))
     files = [*question_files, layout.formats]
-    raw = dict(zip(files, cached_items(files, _items, cache_dir), strict=True))
+    raw = dict(zip(files, cached_items(files, _items, cache_dir, _shared_for(files)), strict=True))
     questions = [q for path in question_files for q in _parse(Question, path, raw[path])]
     if not questions:
         raise ConfigError(f"the question bank at {layout.questions} is empty")
@@ -186,7 +206,7 @@ def _load_cached(directory: Path, cache_dir: Path | None = None) -> Catalog:
 
     def challenges() -> list[Challenge]:
         challenge_files = sorted(layout.challenges.glob("*.yaml"))
-        items = cached_items(challenge_files, _items, cache_dir)
+        items = cached_items(challenge_files, _items, cache_dir, _shared_for(challenge_files))
         return [c for path, got in zip(challenge_files, items, strict=True) for c in _parse(Challenge, path, got)]
 
     return Catalog(questions, challenges, formats, source=layout.directory)

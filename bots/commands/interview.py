@@ -34,6 +34,7 @@ def interview(
     from agent.service import SessionService
     from bots.countdown import Countdown
     from bots.intro import intro_lines
+    from bots.startup import loaded
     from bots.terminal import piped_self_rating, read_answers, run_interview, tty_self_rating
 
     settings = load_settings().for_local_terminal()
@@ -55,6 +56,7 @@ def interview(
                 console.print(f"[dim]session {first.session_id} · {coach.engine} coach · user {who}[/]")
                 for line in intro_lines(coach.formats()[fmt]):
                     console.print(escape(line))
+            loaded()  # the first question is ready: start-up is over
             answers = read_answers(console, interactive, countdown)
             rate = (tty_self_rating(console) if interactive else piped_self_rating(console, answers)) if rating else None
             try:

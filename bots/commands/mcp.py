@@ -21,8 +21,10 @@ def mcp(
 ) -> None:
     """Serve the coach's tools over MCP (for Claude Desktop and other MCP clients). Over HTTP, every
     request needs `Authorization: Bearer $COACH_MCP_TOKEN`; without a token only loopback is served."""
+    from bots.startup import loaded
     from mcp_server.server import serve
 
+    loaded()  # the server's code is loaded (bots/startup.py); it opens the service on its own
     settings = load_settings()
     who = None if user is None else user_name(user, settings)
     serve(settings, transport, host, port, who, True if offline else None)

@@ -50,6 +50,7 @@ async def _serve(settings, webhook, listen, port, base_url, offline, rate_limit=
 
     from agent.service import SessionService
     from bots.speech import Transcriber
+    from bots.startup import loaded
     from bots.telegram.bot import build_application, register_commands
     from bots.telegram.inbox import Intake, cancel, poll, serve_webhook
 
@@ -64,6 +65,7 @@ async def _serve(settings, webhook, listen, port, base_url, offline, rate_limit=
         async with application:
             await register_commands(application)
             await application.start()
+            loaded()  # start-up is over (bots/startup.py)
             # Polling: one process per bot token (Telegram allows one getUpdates consumer). Webhook:
             # any number of workers share the database; each is named by host and port, so a
             # restarted worker takes back the chats it was draining when it died.
