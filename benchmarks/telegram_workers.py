@@ -6,6 +6,11 @@ workers in turn (round robin, as a reverse proxy would). A message's latency run
 until the message that ends the bot's reply lands (the next question, a follow-up or the report).
 Lost: a reply that never came (60 s). Crossed: a reply-ending message that arrived for a chat that
 was not waiting for one, or a question number going backwards in a chat.
+
+The merge window (COACH_TELEGRAM_MERGE_SECONDS, 2.5 s by default) holds every text answer that
+long before it is graded, on purpose; the benchmark sets it to `merge_seconds` (0 by default) so
+that latency measures the work. With `profile`, the first worker runs under cProfile and the
+database round trips it made per message are counted (each psycopg wait for the server's answer).
 """
 
 from __future__ import annotations
@@ -124,24 +129,43 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _run(workers: int, users: int, questions: int, think: tuple[float, float], admin_url: str) -> dict:
+def round_trips(profile: Path) -> dict[str, int]:
+    """psycopg waits (one per request/answer exchange with the server) in a worker's cProfile dump,
+    by the caller that waited: the store's synchronous engine, or the checkpointer's async connection."""
+    import pstats
+
+    stats = pstats.Stats(str(profile)).stats  # type: ignore[attr-defined]
+    out = {"sync": 0, "async": 0}
+    for (path, _line, name), (_cc, ncalls, _tt, _ct, _callers) in stats.items():
+        if path.endswith("psycopg/connection.py") and name == "wait":
+            out["sync"] += ncalls
+        elif path.endswith("psycopg/connection_async.py") and name == "wait":
+            out["async"] += ncalls
+    return out
+
+
+async def _run(workers: int, users: int, questions: int, think: tuple[float, float], admin_url: str,
+               merge_seconds: float = 0.0, profile: Path | None = None) -> dict:
     telegram = Telegram()
     api_url = telegram.start()
     with postgres_database(admin_url) as database, tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "COACH_HOME": home, "DATABASE_URL": database,
                "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": SECRET,
                "COACH_LIMITS__QUESTIONS_PER_SESSION": str(questions),
-               "COACH_LIMITS__MESSAGES_PER_MINUTE": "0", "PYTHONWARNINGS": "ignore"}
+               "COACH_LIMITS__MESSAGES_PER_MINUTE": "0", "PYTHONWARNINGS": "ignore",
+               "COACH_TELEGRAM_MERGE_SECONDS": str(merge_seconds)}
         # Migrate once, so the workers do not race to create the schema.
         subprocess.run([sys.executable, "-m", "bots.cli", "sessions", "--user", "bench"], env=env, check=True,
                        capture_output=True)
         ports = [free_port() for _ in range(workers)]
         # Worker logs go to files: a pipe nobody reads could fill and block a worker.
         logs = [open(Path(home) / f"worker-{port}.log", "w+") for port in ports]  # noqa: SIM115
-        procs = [subprocess.Popen([sys.executable, "-m", "bots.cli", "telegram", "--offline", "--no-rate-limit",
-                                   "--webhook", "https://bench.invalid", "--port", str(port), "--base-url", api_url],
+        command = ["-m", "bots.cli", "telegram", "--offline", "--no-rate-limit", "--webhook", "https://bench.invalid",
+                   "--base-url", api_url, "--port"]
+        profiled = ["-m", "cProfile", "-o", str(profile)] if profile else []
+        procs = [subprocess.Popen([sys.executable, *(profiled if n == 0 else []), *command, str(port)],
                                   env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
-                 for port, log in zip(ports, logs, strict=True)]
+                 for n, (port, log) in enumerate(zip(ports, logs, strict=True))]
         try:
             async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=400)) as client:
                 for port in ports:
@@ -186,12 +210,14 @@ async def _run(workers: int, users: int, questions: int, think: tuple[float, flo
                 await asyncio.gather(*(candidate(10_000 + i) for i in range(users)))
                 wall = time.perf_counter() - t0
                 cpu = sum(cpu_seconds(p.pid) - c for p, c in zip(procs, cpu0, strict=True))
+                messages = [len(latencies)]  # the first worker's share, for the profile: round robin
         finally:
             for proc in procs:
                 proc.terminate()
             errors = []
             for proc, log in zip(procs, logs, strict=True):
-                proc.wait(60)
+                # Waited for off the loop: a stopping worker may still be sending to our Bot API.
+                await asyncio.to_thread(proc.wait, 60)
                 log.seek(0)
                 errors.append(log.read())
                 log.close()
@@ -199,7 +225,9 @@ async def _run(workers: int, users: int, questions: int, think: tuple[float, flo
         failures = [e for e in errors if "Traceback" in e]
         for failure in failures[:1]:
             print(failure[max(0, failure.index("Traceback") - 300):][:4000], file=sys.stderr)
-        return {"latencies": latencies, "wall": wall, "lost": lost, "cpu": cpu,
+        trips = round_trips(profile) if profile else None
+        return {"latencies": latencies, "wall": wall, "lost": lost, "cpu": cpu, "round_trips": trips,
+                "profiled_messages": messages[0] / workers,
                 "crossed": sum(c.crossed for c in telegram.chats.values()),
                 "finished": sum(c.over for c in telegram.chats.values()), "worker_tracebacks": len(failures)}
 
@@ -215,5 +243,6 @@ async def _healthy(client: httpx.AsyncClient, url: str, timeout: float = 60) -> 
         await asyncio.sleep(0.2)
 
 
-def run_workers(workers: int, users: int, questions: int, think: tuple[float, float], admin_url: str) -> dict:
-    return asyncio.run(_run(workers, users, questions, think, admin_url))
+def run_workers(workers: int, users: int, questions: int, think: tuple[float, float], admin_url: str,
+                merge_seconds: float = 0.0, profile: Path | None = None) -> dict:
+    return asyncio.run(_run(workers, users, questions, think, admin_url, merge_seconds, profile))
