@@ -164,6 +164,7 @@ class SessionService:
         """In this process, actions on one session queue here before they ask the database."""
         self._leases = SessionLocks(store.engine, settings.limits.session_lease_s)
         """Across processes and machines, one holder per session (see agent/store/locks.py)."""
+        stack.callback(self._leases.close)
         self._rate = RateLimiter(settings.limits.messages_per_minute)
         self._active: dict[str, str] = {}
         """session id -> owner, for sessions this process saw active (saves a query per action)."""
@@ -530,7 +531,7 @@ class SessionService:
             await local.acquire()
         try:
             delay = 0.02
-            while not self._leases.try_take(session_id):  # bounded: the deadline below ends it
+            while not await self._take_lease(session_id):  # bounded: the deadline below ends it
                 left = deadline - loop.time()
                 if left <= 0:
                     raise SessionBusy(session_id)
@@ -541,9 +542,24 @@ class SessionService:
                 yield
             finally:
                 renewal.stop()
-                self._leases.release(session_id)
+                await asyncio.shield(asyncio.to_thread(self._leases.release, session_id))
         finally:
             local.release()
+
+    async def _take_lease(self, session_id: str) -> bool:
+        """The database lease, taken off the event loop (other chats run while it waits on the
+        server); given back if the action was cancelled meanwhile."""
+        taking = asyncio.ensure_future(asyncio.to_thread(self._leases.try_take, session_id))
+
+        def give_back(done: asyncio.Future[bool]) -> None:
+            if not done.cancelled() and done.exception() is None and done.result():
+                asyncio.get_running_loop().run_in_executor(None, self._leases.release, session_id)
+
+        try:
+            return await asyncio.shield(taking)
+        except asyncio.CancelledError:
+            taking.add_done_callback(give_back)
+            raise
 
     def _config(self, session_id: str) -> dict[str, Any]:
         return {

@@ -181,8 +181,8 @@ def main() -> None:
                         help="with --workers: the workers' merge window (the bot's default 2.5 s holds each "
                              "answer that long on purpose; 0 measures the work)")
     parser.add_argument("--profile", type=Path,
-                        help="with --workers: run the first worker under cProfile, write its dumps here and "
-                             "count its database round trips per message")
+                        help="with --workers: strace the first worker's sends into this directory and count its "
+                             "PostgreSQL requests (round trips) per message (slows that worker: figures only)")
     args = parser.parse_args()
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per reminder job otherwise
     print(describe())
@@ -225,7 +225,7 @@ def workers_main(args: argparse.Namespace) -> None:
             profile = None
             if args.profile:
                 args.profile.mkdir(parents=True, exist_ok=True)
-                profile = args.profile / f"worker-{mode}-{n}.prof"
+                profile = args.profile / f"worker-{mode}-{n}.strace"
             r = run_workers(n, args.users, args.questions, modes[mode], args.pg, args.merge_seconds, profile)
             lat = r["latencies"]
             rates[n] = len(lat) / r["wall"]
@@ -239,9 +239,9 @@ def workers_main(args: argparse.Namespace) -> None:
                   f"load average now {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
             if r["round_trips"]:
                 trips, share = r["round_trips"], max(1.0, r["profiled_messages"])
-                print(f"  first worker (cProfile, {profile}): database round trips per message "
-                      f"{(trips['sync'] + trips['async']) / share:.1f} (store {trips['sync'] / share:.1f}, "
-                      f"checkpointer {trips['async'] / share:.1f})")
+                print(f"  first worker (strace, {profile}): PostgreSQL round trips per message "
+                      f"{(trips['store'] + trips['checkpointer']) / share:.1f} (store {trips['store'] / share:.1f}, "
+                      f"checkpointer {trips['checkpointer'] / share:.1f})")
         if len(counts) > 1:
             print(f"  {mode} throughput {counts[-1]} vs {counts[0]} worker(s): {rates[counts[-1]] / rates[counts[0]]:.2f}x")
 

@@ -10,7 +10,7 @@ was not waiting for one, or a question number going backwards in a chat.
 The merge window (COACH_TELEGRAM_MERGE_SECONDS, 2.5 s by default) holds every text answer that
 long before it is graded, on purpose; the benchmark sets it to `merge_seconds` (0 by default) so
 that latency measures the work. With `profile`, the first worker runs under cProfile and the
-database round trips it made per message are counted (each psycopg wait for the server's answer).
+PostgreSQL requests it sends per message are counted with strace (over the measured window).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import json
 import os
 import random
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -129,19 +130,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def round_trips(profile: Path) -> dict[str, int]:
-    """psycopg waits (one per request/answer exchange with the server) in a worker's cProfile dump,
-    by the caller that waited: the store's synchronous engine, or the checkpointer's async connection."""
-    import pstats
+PG_MESSAGE = re.compile(r'^\d+\s+sendto\((\d+), "([QPBSDEC])\\0')
 
-    stats = pstats.Stats(str(profile)).stats  # type: ignore[attr-defined]
-    out = {"sync": 0, "async": 0}
-    for (path, _line, name), (_cc, ncalls, _tt, _ct, _callers) in stats.items():
-        if path.endswith("psycopg/connection.py") and name == "wait":
-            out["sync"] += ncalls
-        elif path.endswith("psycopg/connection_async.py") and name == "wait":
-            out["async"] += ncalls
-    return out
+
+def round_trips(trace: Path) -> dict[str, int]:
+    """PostgreSQL requests in an strace of a worker's sendto calls (one libpq send per request,
+    whose answer the worker then waits for; a pipeline's batch is one), by connection kind: the
+    checkpointer's (its queries name the checkpoint tables) or the store's (everything else)."""
+    sends: dict[str, int] = {}
+    checkpointer: set[str] = set()
+    for line in trace.read_text(errors="replace").splitlines():
+        if m := PG_MESSAGE.match(line):
+            fd = m.group(1)
+            sends[fd] = sends.get(fd, 0) + 1
+            if "checkpoint" in line:
+                checkpointer.add(fd)
+    return {"store": sum(n for fd, n in sends.items() if fd not in checkpointer),
+            "checkpointer": sum(n for fd, n in sends.items() if fd in checkpointer)}
 
 
 async def _run(workers: int, users: int, questions: int, think: tuple[float, float], admin_url: str,
@@ -162,14 +167,18 @@ async def _run(workers: int, users: int, questions: int, think: tuple[float, flo
         logs = [open(Path(home) / f"worker-{port}.log", "w+") for port in ports]  # noqa: SIM115
         command = ["-m", "bots.cli", "telegram", "--offline", "--no-rate-limit", "--webhook", "https://bench.invalid",
                    "--base-url", api_url, "--port"]
-        profiled = ["-m", "cProfile", "-o", str(profile)] if profile else []
-        procs = [subprocess.Popen([sys.executable, *(profiled if n == 0 else []), *command, str(port)],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
-                 for n, (port, log) in enumerate(zip(ports, logs, strict=True))]
+        procs = [subprocess.Popen([sys.executable, *command, str(port)], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=log, text=True)
+                 for port, log in zip(ports, logs, strict=True)]
+        tracer = None
         try:
             async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=400)) as client:
                 for port in ports:
                     await _healthy(client, f"http://127.0.0.1:{port}/healthz")
+                if profile:  # every thread of the first worker, from now until the users are done
+                    tracer = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=sendto", "-s", "96", "-o",
+                                               str(profile), "-p", str(procs[0].pid)], stderr=subprocess.DEVNULL)
+                    await asyncio.sleep(1.0)
                 cpu0 = [cpu_seconds(p.pid) for p in procs]
                 urls = [f"http://127.0.0.1:{port}/telegram" for port in ports]
                 latencies: list[float] = []
@@ -212,6 +221,9 @@ async def _run(workers: int, users: int, questions: int, think: tuple[float, flo
                 cpu = sum(cpu_seconds(p.pid) - c for p, c in zip(procs, cpu0, strict=True))
                 messages = [len(latencies)]  # the first worker's share, for the profile: round robin
         finally:
+            if tracer is not None:
+                tracer.send_signal(signal.SIGINT)  # detaches; the worker runs on
+                await asyncio.to_thread(tracer.wait, 30)
             for proc in procs:
                 proc.terminate()
             errors = []

@@ -7,6 +7,11 @@ the lock is a conditional statement, atomic on SQLite and PostgreSQL alike:
   this host (recognised by `host:pid` in `owner`: a `kill -9` costs nobody a lease's wait).
 The holder renews its lease while it works (`SessionLock.renew`), so a long grading or code run
 keeps it, and a holder killed on another machine frees the session one lease later.
+
+Every operation is one statement, so on PostgreSQL the locks use a small pool of their own in
+autocommit with `synchronous_commit` off: taking, renewing or releasing a lock is one round trip
+(no BEGIN, SET, COMMIT), and waits for no WAL flush. A lock row needs no durability on a server
+crash: every holder's transaction dies with it. Other sessions see the change at once either way.
 """
 
 from __future__ import annotations
@@ -18,11 +23,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine, Insert, delete, select, update
+from sqlalchemy import Connection, Engine, Insert, create_engine, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from agent.store.models import SessionLockRow
+from agent.store.pool import ping_when_idle
 
 HOST = socket.gethostname()
 
@@ -44,22 +50,37 @@ def holder_is_dead(owner: str) -> bool:
     return host == HOST and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid))
 
 
+LOCK_POOL_SIZE = 4
+"""Connections of a process's lock pool (PostgreSQL): each holds one for one statement."""
+
+
+def _lock_engine(engine: Engine) -> Engine:
+    """The engine the locks write through: on PostgreSQL a small autocommit pool of their own,
+    whose sessions commit without waiting for the WAL flush; on SQLite the store's engine."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    locks = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=LOCK_POOL_SIZE, max_overflow=8,
+                          connect_args={"options": "-c synchronous_commit=off"})
+    ping_when_idle(locks)
+    return locks
+
+
 class SessionLocks:
     """The lease table for one process: `owner` is this process, the same for every session."""
 
     def __init__(self, engine: Engine, lease_s: float) -> None:
-        self._engine = engine
+        self._engine = _lock_engine(engine)
+        self._own_engine = self._engine is not engine
         self.lease_s = lease_s
         self.owner = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
+    def close(self) -> None:
+        if self._own_engine:
+            self._engine.dispose()
+
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
-        with self._engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                # A lock row needs no durability on a server crash (every holder's transaction dies
-                # with it), and waiting for the WAL flush cost ~25 ms an action on a busy server.
-                # Other sessions see the commit at once either way.
-                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        with self._engine.begin() as conn:  # on PostgreSQL, autocommit: each statement stands alone
             yield conn
 
     def try_take(self, session_id: str) -> bool:
@@ -71,7 +92,7 @@ class SessionLocks:
             # rowcount is not reliable for ON CONFLICT on every driver; RETURNING is
             if conn.execute(self._insert_if_free(session_id, expires)).first() is not None:
                 return True
-        with self._tx() as conn:
+        with self._tx() as conn:  # the UPDATE checks the holder it was told is dead again, atomically
             holder = conn.scalar(select(SessionLockRow.owner).where(mine))
             taken = conn.execute(
                 update(SessionLockRow)
