@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
+from sqlalchemy import select, text
 from telegram.ext import Application
 
 from agent.catalog import Catalog
 from agent.config import Settings
 from agent.service import SessionService, UpdateInbox
+from agent.store.models import ChatLeaseRow
 from bots.telegram.bot import build_application
 from bots.telegram.fake_api import FakeBotAPI
-from bots.telegram.inbox import Intake
+from bots.telegram.inbox import Intake, serve_webhook
 
 pytestmark = pytest.mark.anyio
 ADA, BOB = 501, 502
@@ -139,6 +143,12 @@ async def test_two_workers_keep_each_chats_order(wired: Wired) -> None:
         assert texts[2].startswith("<b>Score")
         assert wired.graded_turns(chat) >= 1
     assert not wired.coach.inbox.chats_waiting()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 PARTS = ["An index avoids a full table scan,", "so lookups are faster.", "Inserts get slower, though."]
@@ -280,3 +290,40 @@ async def test_parts_stored_by_another_worker_join_the_answer_being_merged(
             assert any("💡" in t for t in texts[2:]) and sum(t.startswith("<b>Score") for t in texts) == 1
             assert not coach.inbox.is_waiting(ADA)
     assert errors == [], f"the error handler was reached: {errors!r}"
+
+
+async def test_a_webhook_post_answers_200_once_stored_and_the_loop_serves_others_while_it_waits(wired: Wired) -> None:
+    """The inbox's transactions run off the event loop: while one waits on a row lock another
+    worker holds, the same process still answers /healthz; the update's 200 comes only once the
+    insert has committed, and the chat's updates are then handled in order."""
+    engine = wired.coach.store.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("needs a row lock held by another connection (PostgreSQL)")
+    intake = wired.intake()
+    await intake.receive([wired.api.text_update(ADA, "/interview sql")])
+    await intake.idle()
+    port = free_port()
+    server = await serve_webhook(intake, "s3cret", "127.0.0.1", port)
+    hint = wired.api.text_update(ADA, "/hint")
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            with engine.connect() as blocker, blocker.begin():  # another worker's transaction holds the lease row
+                # A loop blocked on the lock could not release it: the server does, after 30 s, and the
+                # assertions below then fail instead of hanging.
+                blocker.execute(text("SET LOCAL idle_in_transaction_session_timeout = '30s'"))
+                blocker.execute(select(ChatLeaseRow).where(ChatLeaseRow.chat_id == ADA).with_for_update())
+                posting = asyncio.create_task(client.post("/telegram", json=hint,
+                                                          headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}))
+                for _ in range(3):
+                    assert (await client.get("/healthz")).text == "ok"  # the loop is not stuck behind the lock
+                assert not posting.done()  # not acknowledged: the update is not committed yet
+                assert wired.coach.inbox.last_update_id() != hint["update_id"]
+            response = await posting
+            assert response.status_code == 200
+            assert wired.coach.inbox.last_update_id() == hint["update_id"]  # stored before its 200
+    finally:
+        server.stop()
+    await intake.idle()
+    texts = wired.texts(ADA)
+    assert "What does a database index" in texts[0] and "💡" in texts[-1]
+    assert not wired.coach.inbox.is_waiting(ADA)
