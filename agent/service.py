@@ -531,7 +531,7 @@ class SessionService:
             await local.acquire()
         try:
             delay = 0.02
-            while not await self._take_lease(session_id):  # bounded: the deadline below ends it
+            while not self._leases.try_take(session_id):  # bounded: the deadline below ends it
                 left = deadline - loop.time()
                 if left <= 0:
                     raise SessionBusy(session_id)
@@ -542,24 +542,9 @@ class SessionService:
                 yield
             finally:
                 renewal.stop()
-                await asyncio.shield(asyncio.to_thread(self._leases.release, session_id))
+                self._leases.release(session_id)
         finally:
             local.release()
-
-    async def _take_lease(self, session_id: str) -> bool:
-        """The database lease, taken off the event loop (other chats run while it waits on the
-        server); given back if the action was cancelled meanwhile."""
-        taking = asyncio.ensure_future(asyncio.to_thread(self._leases.try_take, session_id))
-
-        def give_back(done: asyncio.Future[bool]) -> None:
-            if not done.cancelled() and done.exception() is None and done.result():
-                asyncio.get_running_loop().run_in_executor(None, self._leases.release, session_id)
-
-        try:
-            return await asyncio.shield(taking)
-        except asyncio.CancelledError:
-            taking.add_done_callback(give_back)
-            raise
 
     def _config(self, session_id: str) -> dict[str, Any]:
         return {

@@ -236,9 +236,8 @@ class CoachBot:
             except CoachError as err:
                 await update.effective_chat.send_message(str(err))
 
-    async def _session(self, update: Update) -> str | None:
-        """The chat's running interview: read off the event loop, so other chats run while it waits."""
-        return await asyncio.to_thread(self.coach.latest_active, user_of(update))
+    def _session(self, update: Update) -> str | None:
+        return self.coach.latest_active(user_of(update))
 
     # --- commands ---------------------------------------------------------------------------------
 
@@ -269,7 +268,7 @@ class CoachBot:
                      replace: bool = False) -> None:
         """Start `fmt`; a running interview is replaced only after the candidate says "start over"."""
         user = user_of(update)
-        active = await asyncio.to_thread(self.coach.latest_active, user)
+        active = self.coach.latest_active(user)
         if active and not replace:
             self._choices[update.effective_chat.id] = (fmt, topic)
             await update.effective_chat.send_message(
@@ -287,7 +286,7 @@ class CoachBot:
         await self._show(update, step, context)
 
     async def _resume(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        session = await self._session(update)
+        session = self._session(update)
         if session is None:
             await update.effective_chat.send_message("No interview is running: /interview starts one.")
             return
@@ -300,7 +299,7 @@ class CoachBot:
         await self._in_chat(update, lambda: self._act(update, context, command))
 
     async def _act(self, update: Update, context: ContextTypes.DEFAULT_TYPE, command: str) -> None:
-        session = await self._session(update)
+        session = self._session(update)
         if session is None:
             await update.effective_chat.send_message("No interview is running: /interview starts one.")
             return
@@ -459,7 +458,7 @@ class CoachBot:
 
     async def _answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str,
                       key: str | None = None, merged: int = 1) -> None:
-        session = await self._session(update)
+        session = self._session(update)
         if session is None:
             await update.effective_chat.send_message("No interview is running: /interview starts one, /help explains.")
             return
@@ -476,8 +475,7 @@ class CoachBot:
         if merged > 1 and not step.duplicate:
             await self._send(update, f"<i>Merged {merged} messages into one answer.</i>")
         answered = next((t for t in step.graded if t.outcome == "answered"), None)
-        if answered is None or step.duplicate or not (
-                await asyncio.to_thread(self.coach.preferences, user_of(update))).get("self_rate"):
+        if answered is None or step.duplicate or not self.coach.preferences(user_of(update)).get("self_rate"):
             await self._show(update, step, context)
             return
         # Graded and saved, but shown only after the candidate says how sure they were.
@@ -550,7 +548,7 @@ class CoachBot:
         assert self.transcriber is not None
         message = update.effective_message
         media = message.voice or message.audio
-        if await self._session(update) is None:
+        if self._session(update) is None:
             await update.effective_chat.send_message("No interview is running: /interview starts one, /help explains.")
             return
         if (media.file_size or 0) > 20_000_000:

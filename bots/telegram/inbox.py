@@ -19,11 +19,6 @@ at the head of a chat's inbox is not handled until the window has closed (no new
 `merge_window` seconds, or a later update of another kind stored); then the run of parts goes to
 the bot as one answer and all of them are marked handled in one transaction. A process killed
 inside the window has handled nothing, so the restarted one merges the same parts.
-
-The inbox's transactions run off the event loop, so other chats' handlers run while one waits on
-the database, but all in one thread, one after another, in the order they were asked for: what
-the loop learns from them (a batch to drain, a lease given back) arrives in the order the
-database saw it, as when they ran on the loop.
 """
 
 from __future__ import annotations
@@ -33,10 +28,8 @@ import contextlib
 import hmac
 import json
 import logging
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from telegram import Update
 from telegram.error import NetworkError, RetryAfter, TelegramError
@@ -49,8 +42,6 @@ log = logging.getLogger(__name__)
 
 SWEEP_EVERY = 2.0
 """Seconds between looks for chats that no live worker is draining."""
-
-T = TypeVar("T")
 
 
 def chat_key(update: Update) -> int:
@@ -71,23 +62,18 @@ class Intake:
         self._again: set[int] = set()
         self._wake: dict[int, asyncio.Event] = {}  # chats whose drain waits for a merge window to close
         self._closing = False
-        self._database = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"inbox-{worker}")
         bot = app.bot_data.get("coach_bot")
         if isinstance(bot, CoachBot):
             bot.replay_duplicates = True  # what reaches the bot from here was not marked handled
 
-    async def _db(self, work: Callable[..., T], *args: Any) -> T:
-        """Run one inbox transaction in the inbox's thread (after every one asked for before it)."""
-        return await asyncio.get_running_loop().run_in_executor(self._database, work, *args)
-
-    async def receive(self, payloads: list[dict[str, Any]]) -> int:
+    def receive(self, payloads: list[dict[str, Any]]) -> int:
         """Store updates durably (one transaction), then start handling them; returns how many were
         new. Raises when the database is unreachable: then the caller must not acknowledge."""
         rows = []
         for payload in payloads:
             update = Update.de_json(payload, self.app.bot)
             rows.append((update.update_id, chat_key(update), payload))
-        chats = await self._db(self.inbox.store, rows, self.worker)  # and each chat's lease, where it is free
+        chats = self.inbox.store(rows, self.worker)  # and each chat's lease, where it is free
         for chat, batch in chats.items():
             if batch is not None or chat in self._draining:
                 self.kick(chat, batch)
@@ -108,7 +94,7 @@ class Intake:
             while True:
                 self._again.discard(chat)
                 if batch is None:
-                    batch = await self._db(self.inbox.claim, chat, self.worker)
+                    batch = self.inbox.claim(chat, self.worker)
                     if batch is None:
                         return  # another worker drains it; its last transaction sees what we stored
                 try:
@@ -116,21 +102,20 @@ class Intake:
                         run, wait = self._next_answer(batch)
                         if wait > 0:  # text parts whose merge window is still open: handle nothing yet
                             if self._closing:  # stopping: they stay stored, a restart merges them
-                                await self._db(self.inbox.release, chat, self.worker)
+                                self.inbox.release(chat, self.worker)
                                 return
                             await self._wait(chat, wait)
-                            batch = await self._db(self.inbox.claim, chat, self.worker)  # renews the lease
+                            batch = self.inbox.claim(chat, self.worker)  # renews the lease; new parts?
                             if batch is None:
                                 return
                             continue
                         await self._handle(run)
                         # Marks them handled (all parts of a merged answer together); gives the
                         # lease back when nothing is left.
-                        batch = await self._db(self.inbox.handled, [row.update_id for row in run], chat,
-                                               self.worker)
+                        batch = self.inbox.handled([row.update_id for row in run], chat, self.worker)
                 except BaseException:
-                    with contextlib.suppress(Exception):  # still draining meanwhile: no new drain starts
-                        await asyncio.shield(self._db(self.inbox.release, chat, self.worker))
+                    with contextlib.suppress(Exception):
+                        self.inbox.release(chat, self.worker)
                     raise
                 if chat not in self._again:
                     return
@@ -189,13 +174,13 @@ class Intake:
 
     async def recover(self) -> None:
         """At start: free this worker's leases from an earlier life and drain what it left."""
-        freed = await self._db(self.inbox.release_all, self.worker)
+        freed = self.inbox.release_all(self.worker)
         if freed:
             log.info("freed %d chat lease(s) held by an earlier %s", freed, self.worker)
-        await self.sweep()
+        self.sweep()
 
-    async def sweep(self) -> None:
-        for chat in await self._db(self.inbox.chats_waiting):
+    def sweep(self) -> None:
+        for chat in self.inbox.chats_waiting():
             if chat not in self._draining:
                 self.kick(chat)
 
@@ -203,7 +188,7 @@ class Intake:
         while True:
             await asyncio.sleep(every)
             try:
-                await self.sweep()
+                self.sweep()
             except Exception:
                 log.exception("the inbox sweep failed; trying again in %.0f s", every)
 
@@ -217,13 +202,12 @@ class Intake:
         """Wait until this process has nothing left to drain (for a clean stop)."""
         while self._draining:
             await asyncio.gather(*list(self._draining.values()), return_exceptions=True)
-        await self._db(lambda: None)  # and every inbox transaction asked for has run
 
 
 async def poll(app: Application, intake: Intake, timeout: int = 10) -> None:
     """Long polling that stores a batch before the next getUpdates call acknowledges it."""
     await app.bot.delete_webhook(drop_pending_updates=False)
-    last = await intake._db(intake.inbox.last_update_id)
+    last = intake.inbox.last_update_id()
     offset = None if last is None else last + 1
     backoff = 1.0
     while True:
@@ -242,7 +226,7 @@ async def poll(app: Application, intake: Intake, timeout: int = 10) -> None:
         if not updates:
             continue
         try:
-            await intake.receive([u.to_dict() for u in updates])
+            intake.receive([u.to_dict() for u in updates])
         except Exception:  # the database: keep the offset, so Telegram sends these again
             log.exception("could not store %d update(s); they stay unacknowledged", len(updates))
             await asyncio.sleep(1.0)
@@ -258,7 +242,7 @@ async def serve_webhook(intake: Intake, secret: str, listen: str, port: int, pub
     import tornado.web
 
     class Updates(tornado.web.RequestHandler):
-        async def post(self) -> None:
+        def post(self) -> None:
             given = self.request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
             if not hmac.compare_digest(given.encode(), secret.encode()):
                 self.set_status(403)
@@ -271,7 +255,7 @@ async def serve_webhook(intake: Intake, secret: str, listen: str, port: int, pub
                 self.set_status(400)
                 return
             try:
-                await intake.receive([payload])  # 200 only once the insert has committed
+                intake.receive([payload])
             except Exception:  # not stored: a 5xx makes Telegram deliver it again
                 log.exception("could not store update %s", payload.get("update_id"))
                 self.set_status(503)
