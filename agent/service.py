@@ -164,6 +164,7 @@ class SessionService:
         """In this process, actions on one session queue here before they ask the database."""
         self._leases = SessionLocks(store.engine, settings.limits.session_lease_s)
         """Across processes and machines, one holder per session (see agent/store/locks.py)."""
+        stack.callback(self._leases.close)
         self._rate = RateLimiter(settings.limits.messages_per_minute)
         self._active: dict[str, str] = {}
         """session id -> owner, for sessions this process saw active (saves a query per action)."""

@@ -16,6 +16,7 @@ environment); `--root DIR --before DIR` alternates two checkouts' start-ups.
 
     python benchmarks/bench_telegram.py [--users 200] [--questions 5] [--mode paced|burst|both]
     python benchmarks/bench_telegram.py --workers 1,2 [--pg postgresql://postgres@127.0.0.1:5432/postgres]
+        [--merge-seconds 0] [--profile DIR]
 
 With --workers, the same users talk over real HTTP to that many `coach telegram --webhook` worker
 processes sharing one PostgreSQL database (benchmarks/telegram_workers.py): messages/s, reply
@@ -204,10 +205,17 @@ def main() -> None:
     parser.add_argument("--workers", help="comma-separated worker counts, e.g. 1,2: webhook workers on PostgreSQL")
     parser.add_argument("--pg", default=os.environ.get("COACH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
                         help="a PostgreSQL URL allowed to create databases")
+    parser.add_argument("--merge-seconds", type=float, default=0.0,
+                        help="with --workers: the workers' merge window (the bot's default 2.5 s holds each "
+                             "answer that long on purpose; 0 measures the work)")
+    parser.add_argument("--profile", type=Path,
+                        help="with --workers: strace the first worker's sends into this directory and count its "
+                             "PostgreSQL requests (round trips) per message (slows that worker: figures only)")
     args = parser.parse_args()
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per reminder job otherwise
     print(describe())
     if args.workers:
+        print(f"workers' merge window: {args.merge_seconds:g} s")
         workers_main(args)
         return
     roots: list[Path | None] = [args.root, *([args.before] if args.before else [])]
@@ -245,7 +253,11 @@ def workers_main(args: argparse.Namespace) -> None:
     for mode in {"both": ["paced", "burst"], "none": []}.get(args.mode, [args.mode]):
         rates = {}
         for n in counts:
-            r = run_workers(n, args.users, args.questions, modes[mode], args.pg)
+            profile = None
+            if args.profile:
+                args.profile.mkdir(parents=True, exist_ok=True)
+                profile = args.profile / f"worker-{mode}-{n}.strace"
+            r = run_workers(n, args.users, args.questions, modes[mode], args.pg, args.merge_seconds, profile)
             lat = r["latencies"]
             rates[n] = len(lat) / r["wall"]
             print(f"{mode}, {n} worker(s) on PostgreSQL: {args.users} users x {args.questions}-question interviews, "
@@ -255,7 +267,12 @@ def workers_main(args: argparse.Namespace) -> None:
             print(f"  finished interviews {r['finished']}/{args.users}, lost {r['lost']}, crossed {r['crossed']}, "
                   f"worker tracebacks {r['worker_tracebacks']}")
             print(f"  worker CPU {r['cpu']:.1f} s = {r['cpu'] / max(1, len(lat)) * 1000:.1f} ms per message; "
-                  f"load average now {os.getloadavg()[0]:.1f}")
+                  f"load average now {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+            if r["round_trips"]:
+                trips, share = r["round_trips"], max(1.0, r["profiled_messages"])
+                print(f"  first worker (strace, {profile}): PostgreSQL round trips per message "
+                      f"{(trips['store'] + trips['checkpointer']) / share:.1f} (store {trips['store'] / share:.1f}, "
+                      f"checkpointer {trips['checkpointer'] / share:.1f})")
         if len(counts) > 1:
             print(f"  {mode} throughput {counts[-1]} vs {counts[0]} worker(s): {rates[counts[-1]] / rates[counts[0]]:.2f}x")
 

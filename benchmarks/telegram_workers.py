@@ -6,6 +6,11 @@ workers in turn (round robin, as a reverse proxy would). A message's latency run
 until the message that ends the bot's reply lands (the next question, a follow-up or the report).
 Lost: a reply that never came (60 s). Crossed: a reply-ending message that arrived for a chat that
 was not waiting for one, or a question number going backwards in a chat.
+
+The merge window (COACH_TELEGRAM_MERGE_SECONDS, 2.5 s by default) holds every text answer that
+long before it is graded, on purpose; the benchmark sets it to `merge_seconds` (0 by default) so
+that latency measures the work. With `profile`, the first worker runs under cProfile and the
+PostgreSQL requests it sends per message are counted with strace (over the measured window).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import os
 import random
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -124,28 +130,55 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _run(workers: int, users: int, questions: int, think: tuple[float, float], admin_url: str) -> dict:
+PG_MESSAGE = re.compile(r'^\d+\s+sendto\((\d+), "([QPBSDEC])\\0')
+
+
+def round_trips(trace: Path) -> dict[str, int]:
+    """PostgreSQL requests in an strace of a worker's sendto calls (one libpq send per request,
+    whose answer the worker then waits for; a pipeline's batch is one), by connection kind: the
+    checkpointer's (its queries name the checkpoint tables) or the store's (everything else)."""
+    sends: dict[str, int] = {}
+    checkpointer: set[str] = set()
+    for line in trace.read_text(errors="replace").splitlines():
+        if m := PG_MESSAGE.match(line):
+            fd = m.group(1)
+            sends[fd] = sends.get(fd, 0) + 1
+            if "checkpoint" in line:
+                checkpointer.add(fd)
+    return {"store": sum(n for fd, n in sends.items() if fd not in checkpointer),
+            "checkpointer": sum(n for fd, n in sends.items() if fd in checkpointer)}
+
+
+async def _run(workers: int, users: int, questions: int, think: tuple[float, float], admin_url: str,
+               merge_seconds: float = 0.0, profile: Path | None = None) -> dict:
     telegram = Telegram()
     api_url = telegram.start()
     with postgres_database(admin_url) as database, tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "COACH_HOME": home, "DATABASE_URL": database,
                "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": SECRET,
                "COACH_LIMITS__QUESTIONS_PER_SESSION": str(questions),
-               "COACH_LIMITS__MESSAGES_PER_MINUTE": "0", "PYTHONWARNINGS": "ignore"}
+               "COACH_LIMITS__MESSAGES_PER_MINUTE": "0", "PYTHONWARNINGS": "ignore",
+               "COACH_TELEGRAM_MERGE_SECONDS": str(merge_seconds)}
         # Migrate once, so the workers do not race to create the schema.
         subprocess.run([sys.executable, "-m", "bots.cli", "sessions", "--user", "bench"], env=env, check=True,
                        capture_output=True)
         ports = [free_port() for _ in range(workers)]
         # Worker logs go to files: a pipe nobody reads could fill and block a worker.
         logs = [open(Path(home) / f"worker-{port}.log", "w+") for port in ports]  # noqa: SIM115
-        procs = [subprocess.Popen([sys.executable, "-m", "bots.cli", "telegram", "--offline", "--no-rate-limit",
-                                   "--webhook", "https://bench.invalid", "--port", str(port), "--base-url", api_url],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
+        command = ["-m", "bots.cli", "telegram", "--offline", "--no-rate-limit", "--webhook", "https://bench.invalid",
+                   "--base-url", api_url, "--port"]
+        procs = [subprocess.Popen([sys.executable, *command, str(port)], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=log, text=True)
                  for port, log in zip(ports, logs, strict=True)]
+        tracer = None
         try:
             async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=400)) as client:
                 for port in ports:
                     await _healthy(client, f"http://127.0.0.1:{port}/healthz")
+                if profile:  # every thread of the first worker, from now until the users are done
+                    tracer = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=sendto", "-s", "96", "-o",
+                                               str(profile), "-p", str(procs[0].pid)], stderr=subprocess.DEVNULL)
+                    await asyncio.sleep(1.0)
                 cpu0 = [cpu_seconds(p.pid) for p in procs]
                 urls = [f"http://127.0.0.1:{port}/telegram" for port in ports]
                 latencies: list[float] = []
@@ -186,12 +219,17 @@ async def _run(workers: int, users: int, questions: int, think: tuple[float, flo
                 await asyncio.gather(*(candidate(10_000 + i) for i in range(users)))
                 wall = time.perf_counter() - t0
                 cpu = sum(cpu_seconds(p.pid) - c for p, c in zip(procs, cpu0, strict=True))
+                messages = [len(latencies)]  # the first worker's share, for the profile: round robin
         finally:
+            if tracer is not None:
+                tracer.send_signal(signal.SIGINT)  # detaches; the worker runs on
+                await asyncio.to_thread(tracer.wait, 30)
             for proc in procs:
                 proc.terminate()
             errors = []
             for proc, log in zip(procs, logs, strict=True):
-                proc.wait(60)
+                # Waited for off the loop: a stopping worker may still be sending to our Bot API.
+                await asyncio.to_thread(proc.wait, 60)
                 log.seek(0)
                 errors.append(log.read())
                 log.close()
@@ -199,7 +237,9 @@ async def _run(workers: int, users: int, questions: int, think: tuple[float, flo
         failures = [e for e in errors if "Traceback" in e]
         for failure in failures[:1]:
             print(failure[max(0, failure.index("Traceback") - 300):][:4000], file=sys.stderr)
-        return {"latencies": latencies, "wall": wall, "lost": lost, "cpu": cpu,
+        trips = round_trips(profile) if profile else None
+        return {"latencies": latencies, "wall": wall, "lost": lost, "cpu": cpu, "round_trips": trips,
+                "profiled_messages": messages[0] / workers,
                 "crossed": sum(c.crossed for c in telegram.chats.values()),
                 "finished": sum(c.over for c in telegram.chats.values()), "worker_tracebacks": len(failures)}
 
@@ -215,5 +255,6 @@ async def _healthy(client: httpx.AsyncClient, url: str, timeout: float = 60) -> 
         await asyncio.sleep(0.2)
 
 
-def run_workers(workers: int, users: int, questions: int, think: tuple[float, float], admin_url: str) -> dict:
-    return asyncio.run(_run(workers, users, questions, think, admin_url))
+def run_workers(workers: int, users: int, questions: int, think: tuple[float, float], admin_url: str,
+                merge_seconds: float = 0.0, profile: Path | None = None) -> dict:
+    return asyncio.run(_run(workers, users, questions, think, admin_url, merge_seconds, profile))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, exists, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from agent.store.models import ChatLeaseRow, ChatUpdateRow
@@ -40,12 +40,39 @@ class InboxUpdate:
 
 
 class UpdateInbox:
-    """Store, lease and mark updates; every method is one short transaction."""
+    """Store, lease and mark updates; every method is one short transaction.
+
+    The statements are built once, with bound parameters, so a call only binds values: building
+    and hashing a statement per call cost more CPU than the database's work."""
 
     def __init__(self, engine: Engine, lease_seconds: float = 60.0) -> None:
         self.engine = engine
         self.lease = timedelta(seconds=lease_seconds)
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
+        self._add = insert(ChatUpdateRow).values(
+            update_id=bindparam("uid"), chat_id=bindparam("chat"), payload=bindparam("body"),
+            received_at=bindparam("at")).on_conflict_do_nothing(index_elements=["update_id"]).returning(
+            ChatUpdateRow.update_id)
+        self._add_lease = insert(ChatLeaseRow).values(chat_id=bindparam("chat")).on_conflict_do_nothing(
+            index_elements=["chat_id"])
+        # The lease for a worker if it is free, expired or its own: one upsert, which locks the lease
+        # row until commit whether or not it takes it (PostgreSQL's ON CONFLICT DO UPDATE).
+        self._take_lease = insert(ChatLeaseRow).values(
+            chat_id=bindparam("chat"), worker=bindparam("who"), lease_until=bindparam("until"),
+        ).on_conflict_do_update(
+            index_elements=["chat_id"], set_={"worker": bindparam("who"), "lease_until": bindparam("until")},
+            where=or_(ChatLeaseRow.worker.is_(None), ChatLeaseRow.worker == bindparam("who"),
+                      ChatLeaseRow.lease_until < bindparam("at")),
+        ).returning(ChatLeaseRow.chat_id)
+        mine = and_(ChatLeaseRow.chat_id == bindparam("chat"), ChatLeaseRow.worker == bindparam("who"))
+        self._release = update(ChatLeaseRow).where(mine).values(worker=None, lease_until=None)
+        self._renew = update(ChatLeaseRow).where(mine).values(lease_until=bindparam("until"))
+        self._mark = update(ChatUpdateRow).where(ChatUpdateRow.update_id.in_(bindparam("ids", expanding=True))).values(
+            handled_at=bindparam("at"))
+        self._pending = (select(ChatUpdateRow.update_id, ChatUpdateRow.chat_id, ChatUpdateRow.payload, ChatUpdateRow.received_at)
+                         .where(ChatUpdateRow.chat_id == bindparam("chat"), ChatUpdateRow.handled_at.is_(None))
+                         .order_by(ChatUpdateRow.update_id).limit(bindparam("limit")))
 
     def store(self, updates: list[tuple[int, int, dict[str, Any]]],
               worker: str | None = None) -> dict[int, list[InboxUpdate] | None]:
@@ -59,30 +86,21 @@ class UpdateInbox:
         chats: dict[int, list[InboxUpdate] | None] = {}
         with self.engine.begin() as conn:
             for update_id, chat_id, payload in updates:
-                stmt = self._insert(ChatUpdateRow).values(
-                    update_id=update_id, chat_id=chat_id, payload=payload, received_at=now
-                ).on_conflict_do_nothing(index_elements=["update_id"]).returning(ChatUpdateRow.update_id)
-                # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
-                if conn.execute(stmt).first() is not None:
+                added = conn.execute(self._add, {"uid": update_id, "chat": chat_id, "body": payload,
+                                                 "at": now})
+                if added.first() is not None:
                     chats[chat_id] = None
             for chat_id in chats:
                 if worker is None:
-                    conn.execute(self._insert(ChatLeaseRow).values(chat_id=chat_id)
-                                 .on_conflict_do_nothing(index_elements=["chat_id"]))
+                    conn.execute(self._add_lease, {"chat": chat_id})
                 elif self._take(conn, chat_id, worker, now):
-                    chats[chat_id] = self._pending(conn, chat_id)
+                    chats[chat_id] = self._waiting(conn, chat_id)
         return chats
 
     def _take(self, conn: Connection, chat_id: int, worker: str, now: datetime) -> bool:
-        """The lease for `worker` if it is free, expired or its own. One upsert, which locks the
-        lease row until commit whether or not it takes it (PostgreSQL's ON CONFLICT DO UPDATE)."""
-        lease = ChatLeaseRow.__table__
-        upsert = self._insert(ChatLeaseRow).values(chat_id=chat_id, worker=worker, lease_until=now + self.lease)
-        stmt = upsert.on_conflict_do_update(
-            index_elements=["chat_id"], set_={"worker": worker, "lease_until": now + self.lease},
-            where=or_(lease.c.worker.is_(None), lease.c.worker == worker, lease.c.lease_until < now),
-        ).returning(lease.c.chat_id)
-        return conn.execute(stmt).first() is not None
+        taken = conn.execute(self._take_lease, {"chat": chat_id, "who": worker, "until": now + self.lease,
+                                                "at": now})
+        return taken.first() is not None
 
     def claim(self, chat_id: int, worker: str, limit: int = 20) -> list[InboxUpdate] | None:
         """Take the chat's lease for `worker` and return its unhandled updates, oldest first (the
@@ -90,19 +108,14 @@ class UpdateInbox:
         with self.engine.begin() as conn:
             if not self._take(conn, chat_id, worker, _now()):
                 return None
-            batch = self._pending(conn, chat_id, limit)
+            batch = self._waiting(conn, chat_id, limit)
             if not batch:
-                self._release(conn, chat_id, worker)
+                conn.execute(self._release, {"chat": chat_id, "who": worker})
             return batch
 
     def release(self, chat_id: int, worker: str) -> None:
         with self.engine.begin() as conn:
-            self._release(conn, chat_id, worker)
-
-    @staticmethod
-    def _release(conn: Connection, chat_id: int, worker: str) -> None:
-        conn.execute(update(ChatLeaseRow).where(ChatLeaseRow.chat_id == chat_id, ChatLeaseRow.worker == worker)
-                     .values(worker=None, lease_until=None))
+            conn.execute(self._release, {"chat": chat_id, "who": worker})
 
     def release_all(self, worker: str) -> int:
         """Free every lease `worker` holds (its earlier process died holding them)."""
@@ -113,15 +126,10 @@ class UpdateInbox:
     def pending(self, chat_id: int, limit: int = 20) -> list[InboxUpdate]:
         """The chat's unhandled updates, oldest first."""
         with self.engine.connect() as conn:
-            return self._pending(conn, chat_id, limit)
+            return self._waiting(conn, chat_id, limit)
 
-    @staticmethod
-    def _pending(conn: Connection, chat_id: int, limit: int = 20) -> list[InboxUpdate]:
-        rows = conn.execute(
-            select(ChatUpdateRow.update_id, ChatUpdateRow.chat_id, ChatUpdateRow.payload, ChatUpdateRow.received_at)
-            .where(ChatUpdateRow.chat_id == chat_id, ChatUpdateRow.handled_at.is_(None))
-            .order_by(ChatUpdateRow.update_id).limit(limit)
-        ).all()
+    def _waiting(self, conn: Connection, chat_id: int, limit: int = 20) -> list[InboxUpdate]:
+        rows = conn.execute(self._pending, {"chat": chat_id, "limit": limit}).all()
         # SQLite hands back naive datetimes: they were stored in UTC.
         return [InboxUpdate(r.update_id, r.chat_id, r.payload,
                             r.received_at if r.received_at.tzinfo else r.received_at.replace(tzinfo=UTC))
@@ -138,12 +146,11 @@ class UpdateInbox:
             # The lease row first: it is the lock a storing worker's upsert also takes, so either
             # its new row is committed before the pending query below, or it waits for this
             # transaction and then finds the lease free.
-            conn.execute(update(ChatLeaseRow).where(ChatLeaseRow.chat_id == chat_id, ChatLeaseRow.worker == worker)
-                         .values(lease_until=now + self.lease))
-            conn.execute(update(ChatUpdateRow).where(ChatUpdateRow.update_id.in_(ids)).values(handled_at=now))
-            batch = self._pending(conn, chat_id, limit)
+            conn.execute(self._renew, {"chat": chat_id, "who": worker, "until": now + self.lease})
+            conn.execute(self._mark, {"ids": ids, "at": now})
+            batch = self._waiting(conn, chat_id, limit)
             if not batch:
-                self._release(conn, chat_id, worker)
+                conn.execute(self._release, {"chat": chat_id, "who": worker})
             return batch
 
     def chats_waiting(self, limit: int = 500) -> list[int]:

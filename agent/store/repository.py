@@ -24,6 +24,7 @@ from agent.domain import CodeRun, Grade, GuardrailEvent, Turn, Usage
 from agent.errors import ConfigError, NotFound
 from agent.store import migrate
 from agent.store.models import Base, ReviewCardRow, SessionRow, TopicMasteryRow, TurnRow, UsageRow, UserRow
+from agent.store.pool import ping_when_idle
 
 
 def utcnow() -> datetime:
@@ -70,10 +71,10 @@ def open_engine(url: str) -> Engine:
             ) from None
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, the driver we ship
-    # A pre-ping guards against a server that dropped the connection; a SQLite file has no server,
-    # and the ping would cost a round trip on every transaction.
+    # A server may drop a pooled connection: it is pinged when it sat idle (agent/store/pool.py),
+    # not on every checkout, which cost a round trip per transaction. A SQLite file has no server.
     try:
-        engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+        engine = create_engine(url)
     except ModuleNotFoundError as err:
         raise ConfigError(
             f"DATABASE_URL needs the database driver {err.name!r}, which is not installed: "
@@ -81,6 +82,8 @@ def open_engine(url: str) -> Engine:
         ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        ping_when_idle(engine)
     where = engine.url.render_as_string(hide_password=True)
     try:
         migrate.upgrade(engine)

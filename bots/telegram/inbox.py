@@ -131,7 +131,8 @@ class Intake:
         closed (0: handle it now). The window closes `merge_window` seconds after the run's last
         part was stored, or as soon as a later update of another kind is stored."""
         bot = self.app.bot_data.get("coach_bot")
-        if not isinstance(bot, CoachBot) or not bot.merges(Update.de_json(batch[0].payload, self.app.bot)):
+        if (not isinstance(bot, CoachBot) or bot.merge_window <= 0  # no merging: no need to parse the update
+                or not bot.merges(Update.de_json(batch[0].payload, self.app.bot))):
             return batch[:1], 0.0
         window = timedelta(seconds=bot.merge_window)
         now = datetime.now(UTC)
