@@ -120,6 +120,7 @@ async def test_a_skip_after_a_failing_submission_is_graded_on_it_with_the_refere
     assert turn.grade.model_answer == MERGE.reference_solution
 
 
+@pytest.mark.slow  # every challenge in the real sandbox
 def test_every_challenge_reference_passes_its_own_tests_in_the_real_sandbox() -> None:
     runner = CodeRunner()
     challenges = BANK.challenges

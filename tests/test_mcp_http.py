@@ -25,6 +25,8 @@ INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
     "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
+pytestmark = pytest.mark.slow  # servers in subprocesses: the full suite's, not the fast lane's
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -82,6 +82,7 @@ time.sleep(30)
 """
 
 
+@pytest.mark.slow  # real sandboxes: the full suite's, not the fast lane's
 @pytest.mark.parametrize("warm", [0, 1], ids=["fresh sandbox", "warm sandbox"])
 def test_forked_children_share_one_memory_limit(warm: int) -> None:
     if cgroup.detect() is None:
@@ -105,6 +106,7 @@ def add(a, b):
 """
 
 
+@pytest.mark.slow  # real sandboxes: the full suite's, not the fast lane's
 @pytest.mark.parametrize("warm", [0, 1], ids=["fresh sandbox", "warm sandbox"])
 def test_every_process_of_the_job_is_in_its_cgroup(warm: int) -> None:
     """Seen from the host (inside, the job's own cgroup namespace may show its cgroup as "/"):
@@ -147,6 +149,7 @@ def test_every_process_of_the_job_is_in_its_cgroup(warm: int) -> None:
             assert "/coach-sandbox/uid-" in paths[controller], (pid, controller, lines)
 
 
+@pytest.mark.slow  # real sandboxes: the full suite's, not the fast lane's
 def test_a_fork_bomb_stays_under_the_job_process_limit() -> None:
     code = textwrap.dedent("""
         import os, time
@@ -189,6 +192,7 @@ print(json.dumps({"statuses": statuses, "uids": held, "made": made, "bundle": st
 """
 
 
+@pytest.mark.slow  # real sandboxes: the full suite's, not the fast lane's
 def test_no_file_process_or_cgroup_is_left_after_a_coach_process_exits() -> None:
     out = subprocess.run([sys.executable, "-c", LEAVE_AND_EXIT], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -229,6 +233,7 @@ def uid_reused(uid: int) -> bool:
 
 # --- between jobs of a warm sandbox --------------------------------------------------------------
 
+@pytest.mark.slow  # real sandboxes: the full suite's, not the fast lane's
 def test_no_system_v_ipc_object_reaches_the_next_warm_job() -> None:
     make = textwrap.dedent("""
         import ctypes
