@@ -252,10 +252,10 @@ class Store:
                 return new
             # Plain inserts, not ORM objects: a turn is written once and never read back here,
             # and the unit of work's bookkeeping cost more than the statements themselves.
-            db.execute(insert(_TURNS), [_turn_values(session_id, t) for t in new])
+            db.execute(_ADD_TURNS, [_turn_values(session_id, t) for t in new])
             usage = [_usage_values(uid, session_id, t.seq, u, price(u)) for t in new for u in t.usage]
             if usage:
-                db.execute(insert(_USAGE), usage)
+                db.execute(_ADD_USAGE, usage)
             for t in new:
                 if t.grade is not None and t.follow_up_of is None:
                     _remember(db, uid, t)
@@ -378,7 +378,7 @@ class Store:
             # One read of the user's cards gives both what is due and what was seen.
             cards = db.execute(_CARDS_OF_USER, {"uid": uid}).all()
             mastery = db.execute(_MASTERY_OF_USER, {"uid": uid}).all()
-        due = sorted((_aware(d), q) for q, d in cards if _aware(d) <= now)[:due_limit]
+        due = sorted(dq for dq in ((_aware(d), q) for q, d in cards) if dq[0] <= now)[:due_limit]
         return memory.Memory(
             due=tuple(q for _d, q in due),
             seen=frozenset(q for q, _d in cards),
@@ -458,6 +458,8 @@ _TURNS = Base.metadata.tables[TurnRow.__tablename__]
 _USAGE = Base.metadata.tables[UsageRow.__tablename__]
 _CARDS = Base.metadata.tables[ReviewCardRow.__tablename__]
 _MASTERY = Base.metadata.tables[TopicMasteryRow.__tablename__]
+_ADD_TURNS = insert(_TURNS)
+_ADD_USAGE = insert(_USAGE)
 _STORED_SEQS = select(TurnRow.seq).where(TurnRow.session_id == bindparam("sid"))
 _CARDS_OF_USER = select(ReviewCardRow.question_id, ReviewCardRow.due).where(ReviewCardRow.user_id == bindparam("uid"))
 _MASTERY_OF_USER = select(TopicMasteryRow.topic, TopicMasteryRow.mastery, TopicMasteryRow.evidence,
